@@ -1,0 +1,451 @@
+/* ACPI tables for a hardware-reduced x86_64 micro-VM (ACPI 6.4 chapter 5). The tables are
+ * assembled in a host buffer the size of the ACPI area and copied into guest memory in one
+ * write, so a failure leaves guest memory untouched.
+ *
+ * Area layout (offsets from LAYOUT_ACPI_START, each table 16-byte aligned):
+ *   RSDP (36 bytes, at offset 0 so a scan of 0xe0000.. finds it), DSDT, FADT, MADT, XSDT. */
+#include "arch/x86_64/acpi.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/x86_64/layout.h"
+#include "hw/acpi_pm.h"
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "ACPI tables are little-endian");
+
+#define ACPI_OEM_ID "KILN  "         /* 6 bytes */
+#define ACPI_OEM_TABLE_ID "KILNVMM " /* 8 bytes */
+#define ACPI_CREATOR_ID "KILN"       /* 4 bytes */
+#define ACPI_OEM_REVISION 1
+#define ACPI_CREATOR_REVISION 1
+#define ACPI_MAX_CPUS 255
+#define ACPI_AREA_SIZE (LAYOUT_ACPI_END - LAYOUT_ACPI_START)
+#define ACPI_TABLE_ALIGN 16
+
+/* Root System Description Pointer, revision 2 (ACPI 6.4 5.2.5.3). */
+struct acpi_rsdp {
+	char signature[8];     /* "RSD PTR " */
+	uint8_t checksum;      /* over the first 20 bytes */
+	char oem_id[6];
+	uint8_t revision;      /* 2 */
+	uint32_t rsdt_address; /* 0: no RSDT, the XSDT is used */
+	uint32_t length;       /* 36 */
+	uint64_t xsdt_address;
+	uint8_t extended_checksum; /* over all 36 bytes */
+	uint8_t reserved[3];
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP size");
+
+/* System Description Table header (ACPI 6.4 5.2.6). */
+struct acpi_sdt_header {
+	char signature[4];
+	uint32_t length; /* whole table, header included, bytes */
+	uint8_t revision;
+	uint8_t checksum; /* whole table sums to 0 */
+	char oem_id[6];
+	char oem_table_id[8];
+	uint32_t oem_revision;
+	char creator_id[4];
+	uint32_t creator_revision;
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_sdt_header) == 36, "SDT header size");
+
+/* Generic Address Structure (ACPI 6.4 5.2.3.2). */
+struct acpi_gas {
+	uint8_t space_id;    /* 1 = system I/O */
+	uint8_t bit_width;
+	uint8_t bit_offset;
+	uint8_t access_size; /* 1 = byte */
+	uint64_t address;
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_gas) == 12, "GAS size");
+
+#define ACPI_GAS_SYSTEM_IO 1
+#define ACPI_GAS_ACCESS_BYTE 1
+
+/* Fixed ACPI Description Table, revision 6 (ACPI 6.4 5.2.9, table 5.9). Fields that a
+ * hardware-reduced platform leaves zero are kept for their offsets. */
+struct acpi_fadt {
+	struct acpi_sdt_header header;  /* 0: "FACP", revision 6 */
+	uint32_t firmware_ctrl;         /* 36: no FACS (optional when hardware-reduced) */
+	uint32_t dsdt;                  /* 40 */
+	uint8_t reserved0, preferred_pm_profile; /* 44, 45 */
+	uint16_t sci_int;               /* 46 */
+	uint32_t smi_cmd;               /* 48 */
+	uint8_t acpi_enable, acpi_disable, s4bios_req, pstate_cnt; /* 52..55 */
+	uint32_t pm1a_evt_blk, pm1b_evt_blk, pm1a_cnt_blk, pm1b_cnt_blk; /* 56..71 */
+	uint32_t pm2_cnt_blk, pm_tmr_blk, gpe0_blk, gpe1_blk;            /* 72..87 */
+	uint8_t pm1_evt_len, pm1_cnt_len, pm2_cnt_len, pm_tmr_len;       /* 88..91 */
+	uint8_t gpe0_blk_len, gpe1_blk_len, gpe1_base, cst_cnt;          /* 92..95 */
+	uint16_t p_lvl2_lat, p_lvl3_lat, flush_size, flush_stride;       /* 96..103 */
+	uint8_t duty_offset, duty_width, day_alrm, mon_alrm, century;    /* 104..108 */
+	uint16_t iapc_boot_arch;        /* 109 */
+	uint8_t reserved1;              /* 111 */
+	uint32_t flags;                 /* 112 */
+	struct acpi_gas reset_reg;      /* 116 */
+	uint8_t reset_value;            /* 128 */
+	uint16_t arm_boot_arch;         /* 129 */
+	uint8_t minor_version;          /* 131 */
+	uint64_t x_firmware_ctrl;       /* 132 */
+	uint64_t x_dsdt;                /* 140 */
+	struct acpi_gas x_pm1a_evt_blk, x_pm1b_evt_blk, x_pm1a_cnt_blk, x_pm1b_cnt_blk; /* 148 */
+	struct acpi_gas x_pm2_cnt_blk, x_pm_tmr_blk, x_gpe0_blk, x_gpe1_blk;            /* 196 */
+	struct acpi_gas sleep_control_reg; /* 244 */
+	struct acpi_gas sleep_status_reg;  /* 256 */
+	char hypervisor_vendor_id[8];      /* 268 */
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_fadt) == 276, "FADT size");
+_Static_assert(__builtin_offsetof(struct acpi_fadt, iapc_boot_arch) == 109, "FADT layout");
+_Static_assert(__builtin_offsetof(struct acpi_fadt, x_dsdt) == 140, "FADT layout");
+_Static_assert(__builtin_offsetof(struct acpi_fadt, sleep_control_reg) == 244, "FADT layout");
+
+#define FADT_REVISION 6
+#define FADT_MINOR_VERSION 3
+#define FADT_F_RESET_REG_SUP (1u << 10)
+#define FADT_F_HW_REDUCED_ACPI (1u << 20)
+#define FADT_SCI_IRQ 9
+/* IAPC_BOOT_ARCH (table 5.10): no LEGACY_DEVICES, no 8042 (bit 1), VGA Not Present (bit 2),
+ * MSI Not Supported (bit 3) and CMOS RTC Not Present (bit 5) all clear. */
+#define FADT_IAPC_BOOT_ARCH 0
+
+/* Multiple APIC Description Table (ACPI 6.4 5.2.12) and its structures. */
+struct acpi_madt {
+	struct acpi_sdt_header header; /* "APIC", revision 5 */
+	uint32_t local_apic_address;
+	uint32_t flags;                /* bit 0 PCAT_COMPAT */
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_madt) == 44, "MADT size");
+
+/* Processor Local APIC, type 0 (5.2.12.2). */
+struct madt_local_apic {
+	uint8_t type, length, processor_uid, apic_id;
+	uint32_t flags; /* bit 0 Enabled */
+} __attribute__((packed));
+_Static_assert(sizeof(struct madt_local_apic) == 8, "MADT LAPIC size");
+
+/* I/O APIC, type 1 (5.2.12.3). */
+struct madt_io_apic {
+	uint8_t type, length, io_apic_id, reserved;
+	uint32_t address, gsi_base;
+} __attribute__((packed));
+_Static_assert(sizeof(struct madt_io_apic) == 12, "MADT IOAPIC size");
+
+/* Interrupt Source Override, type 2 (5.2.12.5). */
+struct madt_iso {
+	uint8_t type, length, bus, source;
+	uint32_t gsi;
+	uint16_t flags; /* MPS INTI flags: polarity bits 0-1, trigger mode bits 2-3 */
+} __attribute__((packed));
+_Static_assert(sizeof(struct madt_iso) == 10, "MADT ISO size");
+
+/* Local APIC NMI, type 4 (5.2.12.7). */
+struct madt_local_apic_nmi {
+	uint8_t type, length, processor_uid;
+	uint16_t flags;
+	uint8_t lint;
+} __attribute__((packed));
+_Static_assert(sizeof(struct madt_local_apic_nmi) == 6, "MADT LAPIC NMI size");
+
+#define MADT_REVISION 5
+#define MADT_TYPE_LOCAL_APIC 0
+#define MADT_TYPE_IO_APIC 1
+#define MADT_TYPE_ISO 2
+#define MADT_TYPE_LOCAL_APIC_NMI 4
+#define MADT_LAPIC_ENABLED 1u
+#define MADT_INTI_LEVEL_HIGH 0x000d /* trigger level (3 << 2), polarity active high (1) */
+#define MADT_ALL_PROCESSORS 0xff
+
+/* The table area being assembled: `data` is ACPI_AREA_SIZE bytes, zeroed. */
+struct acpi_area {
+	uint8_t *data;
+	size_t used;
+};
+
+uint8_t acpi_checksum(const void *buf, uint64_t len)
+{
+	const uint8_t *p = buf;
+	uint8_t sum = 0;
+
+	for (uint64_t i = 0; i < len; i++)
+		sum = (uint8_t)(sum + p[i]);
+	return sum;
+}
+
+/* Reserves `len` bytes at the end of the area; NULL when the area is full. */
+static void *area_append(struct acpi_area *a, size_t len)
+{
+	if (len > ACPI_AREA_SIZE - a->used)
+		return NULL;
+	void *p = a->data + a->used;
+	a->used += len;
+	return p;
+}
+
+/* Starts a table at the next aligned offset; returns its offset or -ENOSPC. */
+static long area_begin_table(struct acpi_area *a)
+{
+	size_t start = (a->used + ACPI_TABLE_ALIGN - 1) & ~(size_t)(ACPI_TABLE_ALIGN - 1);
+
+	if (start + sizeof(struct acpi_sdt_header) > ACPI_AREA_SIZE)
+		return -ENOSPC;
+	a->used = start;
+	return (long)start;
+}
+
+#define area_gpa(offset) (LAYOUT_ACPI_START + (offset))
+
+/* Fills the header of the table that runs from `start` to the end of the area, and its
+ * checksum (the table must be complete). */
+static void area_end_table(struct acpi_area *a, size_t start, const char sig[4], uint8_t rev)
+{
+	struct acpi_sdt_header *h = (struct acpi_sdt_header *)(a->data + start);
+
+	memcpy(h->signature, sig, 4);
+	h->length = (uint32_t)(a->used - start);
+	h->revision = rev;
+	memcpy(h->oem_id, ACPI_OEM_ID, 6);
+	memcpy(h->oem_table_id, ACPI_OEM_TABLE_ID, 8);
+	h->oem_revision = ACPI_OEM_REVISION;
+	memcpy(h->creator_id, ACPI_CREATOR_ID, 4);
+	h->creator_revision = ACPI_CREATOR_REVISION;
+	h->checksum = 0;
+	h->checksum = (uint8_t)(0 - acpi_checksum(h, h->length));
+}
+
+/* AML PkgLength (ACPI 6.4 20.2.4) for a body of `body` bytes following the encoding; the
+ * encoded value counts the PkgLength bytes themselves. Lead byte: bits 7-6 = number of
+ * following bytes; with one byte, bits 5-0 are the length; otherwise bits 3-0 are the low
+ * nibble and each following byte holds the next 8 bits. Returns the bytes written (1-4). */
+static size_t aml_pkglen(uint8_t out[4], size_t body)
+{
+	if (body + 1 <= 0x3f) {
+		out[0] = (uint8_t)(body + 1);
+		return 1;
+	}
+	for (size_t n = 2; n <= 4; n++) {
+		size_t total = body + n;
+
+		if (total >= (1ul << (4 + 8 * (n - 1))))
+			continue;
+		out[0] = (uint8_t)(((n - 1) << 6) | (total & 0xf));
+		for (size_t k = 1; k < n; k++)
+			out[k] = (uint8_t)(total >> (4 + 8 * (k - 1)));
+		return n;
+	}
+	return 0;
+}
+
+/* Name(\_S5_, Package(){5, 0, 0, 0}): SLP_TYPa = 5 is what the guest writes to
+ * SLEEP_CONTROL_REG for poweroff (ACPI 6.4 7.4.2; must equal ACPI_SLP_TYP_S5). */
+static const uint8_t aml_s5[] = {
+	0x08,                         /* NameOp */
+	'\\', '_', 'S', '5', '_',     /* RootChar, NameSeg "_S5_" */
+	0x12, 0x07, 0x04,             /* PackageOp, PkgLength 7, NumElements 4 */
+	0x0a, ACPI_SLP_TYP_S5,        /* BytePrefix 5: SLP_TYPa */
+	0x00, 0x00, 0x00,             /* ZeroOp x3: SLP_TYPb, reserved */
+};
+
+/* Device(Cnnn) { Name(_HID, "ACPI0007") Name(_UID, n) } for CPU n (ACPI 6.4 8.4): nnn is
+ * n in upper-case hex, and _UID matches the MADT processor UID. 29 bytes:
+ *   5B 82 1B 'C' h h h                 DeviceOp, PkgLength 27, NameSeg
+ *   08 '_HID' 0D "ACPI0007" 00         NameOp, NameSeg, StringPrefix, string, NUL
+ *   08 '_UID' 0A n                     NameOp, NameSeg, BytePrefix, n */
+#define AML_CPU_DEVICE_LEN 29
+static void aml_cpu_device(uint8_t out[AML_CPU_DEVICE_LEN], unsigned int cpu)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	static const uint8_t body[] = {
+		0x08, '_', 'H', 'I', 'D', 0x0d, 'A', 'C', 'P', 'I', '0', '0', '0', '7', 0x00,
+		0x08, '_', 'U', 'I', 'D', 0x0a,
+	};
+	uint8_t *p = out;
+
+	*p++ = 0x5b;
+	*p++ = 0x82;
+	*p++ = AML_CPU_DEVICE_LEN - 2;
+	*p++ = 'C';
+	*p++ = (uint8_t)hex[(cpu >> 8) & 0xf];
+	*p++ = (uint8_t)hex[(cpu >> 4) & 0xf];
+	*p++ = (uint8_t)hex[cpu & 0xf];
+	memcpy(p, body, sizeof(body));
+	p += sizeof(body);
+	*p = (uint8_t)cpu;
+}
+
+/* DSDT (ACPI 6.4 5.2.11.1), revision 2 (64-bit AML integers): \_S5_, then
+ * Scope(\_SB_) { 10 <PkgLength> '\_SB_' <one CPU device per vCPU> }. */
+static long build_dsdt(struct acpi_area *a, unsigned int nr_cpus)
+{
+	long start = area_begin_table(a);
+	uint8_t pkglen[4];
+
+	if (start < 0 || !area_append(a, sizeof(struct acpi_sdt_header)))
+		return -ENOSPC;
+	uint8_t *p = area_append(a, sizeof(aml_s5));
+	if (!p)
+		return -ENOSPC;
+	memcpy(p, aml_s5, sizeof(aml_s5));
+
+	size_t body = 5 + (size_t)nr_cpus * AML_CPU_DEVICE_LEN; /* '\_SB_' + devices */
+	size_t n = aml_pkglen(pkglen, body);
+	p = area_append(a, 1 + n + body);
+	if (!n || !p)
+		return -ENOSPC;
+	*p++ = 0x10; /* ScopeOp */
+	memcpy(p, pkglen, n);
+	p += n;
+	memcpy(p, "\\_SB_", 5);
+	p += 5;
+	for (unsigned int i = 0; i < nr_cpus; i++, p += AML_CPU_DEVICE_LEN)
+		aml_cpu_device(p, i);
+	area_end_table(a, (size_t)start, "DSDT", 2);
+	return start;
+}
+
+static struct acpi_gas pm_port_gas(void)
+{
+	return (struct acpi_gas){ .space_id = ACPI_GAS_SYSTEM_IO, .bit_width = 8,
+				  .access_size = ACPI_GAS_ACCESS_BYTE, .address = PORT_ACPI_PM };
+}
+
+static long build_fadt(struct acpi_area *a, size_t dsdt)
+{
+	long start = area_begin_table(a);
+	struct acpi_fadt *f = start < 0 ? NULL : area_append(a, sizeof(*f));
+
+	if (!f)
+		return -ENOSPC;
+	f->dsdt = (uint32_t)area_gpa(dsdt);
+	f->x_dsdt = area_gpa(dsdt);
+	f->sci_int = FADT_SCI_IRQ;
+	f->iapc_boot_arch = FADT_IAPC_BOOT_ARCH;
+	f->flags = FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP;
+	f->reset_reg = pm_port_gas();
+	f->reset_value = ACPI_RESET_VALUE;
+	f->minor_version = FADT_MINOR_VERSION;
+	f->sleep_control_reg = pm_port_gas();
+	f->sleep_status_reg = pm_port_gas();
+	memcpy(f->hypervisor_vendor_id, "KILNVMM", 8); /* 7 characters and a NUL */
+	area_end_table(a, (size_t)start, "FACP", FADT_REVISION);
+	return start;
+}
+
+/* Appends one MADT interrupt controller structure of `len` bytes. */
+static int madt_add(struct acpi_area *a, const void *entry, size_t len)
+{
+	void *p = area_append(a, len);
+
+	if (!p)
+		return -ENOSPC;
+	memcpy(p, entry, len);
+	return 0;
+}
+
+static long build_madt(struct acpi_area *a, unsigned int nr_cpus)
+{
+	long start = area_begin_table(a);
+	struct acpi_madt *madt = start < 0 ? NULL : area_append(a, sizeof(*madt));
+	/* The IOAPIC id follows the LAPIC ids so the two never collide (nr_cpus <= 255). */
+	struct madt_io_apic io = { .type = MADT_TYPE_IO_APIC, .length = sizeof(io),
+				   .io_apic_id = (uint8_t)nr_cpus,
+				   .address = (uint32_t)LAYOUT_IOAPIC_ADDR, .gsi_base = 0 };
+	struct madt_local_apic_nmi nmi = { .type = MADT_TYPE_LOCAL_APIC_NMI, .length = sizeof(nmi),
+					   .processor_uid = MADT_ALL_PROCESSORS, .lint = 1 };
+	/* PIT IRQ 0 is wired to IOAPIC pin 2; the SCI (IRQ 9) is level-triggered. */
+	struct madt_iso iso[2] = {
+		{ .type = MADT_TYPE_ISO, .length = sizeof(iso[0]), .source = 0, .gsi = 2 },
+		{ .type = MADT_TYPE_ISO, .length = sizeof(iso[0]), .source = FADT_SCI_IRQ,
+		  .gsi = FADT_SCI_IRQ, .flags = MADT_INTI_LEVEL_HIGH },
+	};
+
+	if (!madt)
+		return -ENOSPC;
+	madt->local_apic_address = (uint32_t)LAYOUT_LAPIC_ADDR;
+	madt->flags = 0; /* no PCAT_COMPAT: no dual 8259 setup to disable */
+	for (unsigned int i = 0; i < nr_cpus; i++) {
+		struct madt_local_apic l = { .type = MADT_TYPE_LOCAL_APIC, .length = sizeof(l),
+					     .processor_uid = (uint8_t)i, .apic_id = (uint8_t)i,
+					     .flags = MADT_LAPIC_ENABLED };
+
+		if (madt_add(a, &l, sizeof(l)))
+			return -ENOSPC;
+	}
+	if (madt_add(a, &io, sizeof(io)) || madt_add(a, &iso[0], sizeof(iso[0])) ||
+	    madt_add(a, &iso[1], sizeof(iso[1])) || madt_add(a, &nmi, sizeof(nmi)))
+		return -ENOSPC;
+	area_end_table(a, (size_t)start, "APIC", MADT_REVISION);
+	return start;
+}
+
+/* XSDT (ACPI 6.4 5.2.8): the header, then one 64-bit table address per entry. */
+static long build_xsdt(struct acpi_area *a, const size_t *tables, unsigned int n)
+{
+	long start = area_begin_table(a);
+
+	if (start < 0 || !area_append(a, sizeof(struct acpi_sdt_header)))
+		return -ENOSPC;
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t gpa = area_gpa(tables[i]);
+		void *p = area_append(a, sizeof(gpa));
+
+		if (!p)
+			return -ENOSPC;
+		memcpy(p, &gpa, sizeof(gpa));
+	}
+	area_end_table(a, (size_t)start, "XSDT", 1);
+	return start;
+}
+
+static void build_rsdp(struct acpi_area *a, size_t xsdt)
+{
+	struct acpi_rsdp *r = (struct acpi_rsdp *)a->data;
+
+	memcpy(r->signature, "RSD PTR ", 8);
+	memcpy(r->oem_id, ACPI_OEM_ID, 6);
+	r->revision = 2;
+	r->length = sizeof(*r);
+	r->xsdt_address = area_gpa(xsdt);
+	r->checksum = (uint8_t)(0 - acpi_checksum(r, 20));
+	r->extended_checksum = (uint8_t)(0 - acpi_checksum(r, sizeof(*r)));
+}
+
+/* Builds every table into `a`; returns 0 or -ENOSPC (the only way a builder fails). */
+static int build_all(struct acpi_area *a, unsigned int nr_cpus)
+{
+	long dsdt, fadt = -1, madt = -1, xsdt = -1;
+
+	a->used = sizeof(struct acpi_rsdp); /* the RSDP comes first, filled last */
+	dsdt = build_dsdt(a, nr_cpus);
+	if (dsdt >= 0)
+		fadt = build_fadt(a, (size_t)dsdt);
+	if (fadt >= 0)
+		madt = build_madt(a, nr_cpus);
+	if (madt >= 0)
+		xsdt = build_xsdt(a, (const size_t[]){ (size_t)fadt, (size_t)madt }, 2);
+	if (xsdt < 0)
+		return -ENOSPC;
+	build_rsdp(a, (size_t)xsdt);
+	return 0;
+}
+
+int acpi_build(const struct guest_mem *m, unsigned int nr_cpus)
+{
+	struct acpi_area a = { 0 };
+	int ret;
+
+	if (!m || nr_cpus == 0 || nr_cpus > ACPI_MAX_CPUS)
+		return -EINVAL;
+	a.data = calloc(1, ACPI_AREA_SIZE);
+	if (!a.data)
+		return -ENOMEM;
+	ret = build_all(&a, nr_cpus);
+	if (ret)
+		goto out;
+	/* The whole area, so stale bytes from an earlier build never survive. */
+	ret = guest_mem_write(m, LAYOUT_ACPI_START, a.data, ACPI_AREA_SIZE);
+out:
+	free(a.data);
+	return ret;
+}

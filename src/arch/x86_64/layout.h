@@ -1,0 +1,47 @@
+/* The x86_64 guest physical address map, in one place. Values follow Cloud Hypervisor's
+ * arch/src/x86_64/layout.rs where a guest could tell the difference. All in bytes. */
+#ifndef KILN_ARCH_X86_64_LAYOUT_H
+#define KILN_ARCH_X86_64_LAYOUT_H
+
+#define KIB (1ull << 10)
+#define MIB (1ull << 20)
+#define GIB (1ull << 30)
+
+/* Boot-time structures in low memory (below the EBDA at 0x9fc00). */
+#define LAYOUT_BOOT_GDT 0x500ull         /* boot GDT, 4 entries */
+#define LAYOUT_BOOT_IDT 0x520ull         /* empty IDT (limit 0) */
+#define LAYOUT_PVH_INFO 0x6000ull        /* struct hvm_start_info */
+#define LAYOUT_PVH_MEMMAP 0x6040ull      /* hvm_memmap_table_entry[] after it */
+#define LAYOUT_PVH_MODLIST 0x6800ull     /* hvm_modlist_entry[] */
+#define LAYOUT_ZERO_PAGE 0x7000ull       /* struct boot_params, 4 KiB */
+#define LAYOUT_BOOT_STACK 0x8ff0ull      /* initial RSP/ESP */
+#define LAYOUT_PML4 0x9000ull            /* identity page tables for the 64-bit entry */
+#define LAYOUT_PDPT 0xa000ull
+#define LAYOUT_PD 0xb000ull              /* 4 pages: 4 GiB of 2 MiB pages */
+#define LAYOUT_CMDLINE 0x20000ull        /* kernel command line */
+#define LAYOUT_CMDLINE_MAX 0x10000ull    /* bytes, including the NUL */
+#define LAYOUT_EBDA_START 0x9fc00ull     /* RAM below this is usable */
+#define LAYOUT_HIGH_RAM_START 0x100000ull /* 1 MiB: kernel load address */
+
+/* ACPI tables live in the BIOS area; the RSDP must be in 0xe0000-0xfffff (ACPI 6.4 5.2.5.1). */
+#define LAYOUT_ACPI_START 0xe0000ull
+#define LAYOUT_ACPI_END 0x100000ull
+
+/* 32-bit device hole: [3 GiB, 4 GiB) holds no RAM. */
+#define LAYOUT_MEM_32BIT_HOLE 0xc0000000ull
+#define LAYOUT_PCI_MMIO32_START 0xc0000000ull
+#define LAYOUT_IOAPIC_ADDR 0xfec00000ull
+#define LAYOUT_LAPIC_ADDR 0xfee00000ull
+#define LAYOUT_TSS_ADDR 0xfffbd000ull    /* KVM_SET_TSS_ADDR, 3 pages */
+#define LAYOUT_IDENTITY_MAP_ADDR 0xfffbc000ull
+
+/* Legacy I/O ports. */
+#define PORT_I8042_DATA 0x60
+#define PORT_I8042_CMD 0x64
+#define PORT_CMOS 0x70              /* 0x70 index, 0x71 data */
+#define PORT_DEBUG 0x80             /* Cloud Hypervisor's boot-progress port */
+#define PORT_ACPI_PM 0x3c0          /* ACPI sleep control/status and reset register */
+#define PORT_COM1 0x3f8
+#define IRQ_COM1 4
+
+#endif

@@ -1,0 +1,232 @@
+#include "kvm/kvm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "arch/x86_64/layout.h"
+
+static int xioctl(int fd, unsigned long req, void *arg)
+{
+	int r;
+
+	do {
+		r = ioctl(fd, req, arg);
+	} while (r < 0 && errno == EINTR && req != KVM_RUN);
+	return r < 0 ? -errno : r;
+}
+
+int kvm_sys_open(struct kvm_sys *sys)
+{
+	int r;
+
+	sys->fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (sys->fd < 0)
+		return -errno;
+	r = xioctl(sys->fd, KVM_GET_API_VERSION, NULL);
+	if (r != KVM_API_VERSION) {
+		r = r < 0 ? r : -ENOTSUP;
+		goto err;
+	}
+	r = xioctl(sys->fd, KVM_GET_VCPU_MMAP_SIZE, NULL);
+	if (r < 0)
+		goto err;
+	sys->vcpu_mmap_size = r;
+	return 0;
+err:
+	close(sys->fd);
+	sys->fd = -1;
+	return r;
+}
+
+void kvm_sys_close(struct kvm_sys *sys)
+{
+	if (sys->fd >= 0)
+		close(sys->fd);
+	sys->fd = -1;
+}
+
+int kvm_check_extension(const struct kvm_sys *sys, long cap)
+{
+	int r = ioctl(sys->fd, KVM_CHECK_EXTENSION, cap);
+
+	return r < 0 ? 0 : r;
+}
+
+int kvm_get_supported_cpuid(const struct kvm_sys *sys, struct kvm_cpuid2 **out)
+{
+	for (unsigned int n = 128; n <= 4096; n *= 2) {
+		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+		int r;
+
+		if (!c)
+			return -ENOMEM;
+		c->nent = n;
+		r = xioctl(sys->fd, KVM_GET_SUPPORTED_CPUID, c);
+		if (r == 0) {
+			*out = c;
+			return 0;
+		}
+		free(c);
+		if (r != -E2BIG)
+			return r;
+	}
+	return -E2BIG;
+}
+
+int kvm_vm_create(const struct kvm_sys *sys, struct kvm_vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t ident = LAYOUT_IDENTITY_MAP_ADDR;
+	int r;
+
+	vm->sys = sys;
+	vm->fd = xioctl(sys->fd, KVM_CREATE_VM, (void *)0);
+	if (vm->fd < 0)
+		return vm->fd;
+	r = xioctl(vm->fd, KVM_SET_TSS_ADDR, (void *)(uintptr_t)LAYOUT_TSS_ADDR);
+	if (r < 0)
+		goto err;
+	/* Only VMX needs the identity map; other backends may refuse it harmlessly. */
+	(void)xioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &ident);
+	r = xioctl(vm->fd, KVM_CREATE_IRQCHIP, NULL);
+	if (r < 0)
+		goto err;
+	r = xioctl(vm->fd, KVM_CREATE_PIT2, &pit);
+	if (r < 0)
+		goto err;
+	return 0;
+err:
+	close(vm->fd);
+	vm->fd = -1;
+	return r;
+}
+
+void kvm_vm_close(struct kvm_vm *vm)
+{
+	if (vm->fd >= 0)
+		close(vm->fd);
+	vm->fd = -1;
+}
+
+int kvm_vm_set_memory(struct kvm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *hva)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = slot,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uint64_t)(uintptr_t)hva,
+	};
+
+	return xioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r);
+}
+
+int kvm_vm_irq_line(struct kvm_vm *vm, unsigned int irq, int level)
+{
+	struct kvm_irq_level l = { .irq = irq, .level = level };
+
+	return xioctl(vm->fd, KVM_IRQ_LINE, &l);
+}
+
+int kvm_vcpu_create(struct kvm_vm *vm, unsigned int id, struct kvm_vcpu *vcpu)
+{
+	vcpu->id = id;
+	vcpu->run = NULL;
+	vcpu->fd = xioctl(vm->fd, KVM_CREATE_VCPU, (void *)(uintptr_t)id);
+	if (vcpu->fd < 0)
+		return vcpu->fd;
+	vcpu->run_size = vm->sys->vcpu_mmap_size;
+	void *p = mmap(NULL, (size_t)vcpu->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
+	if (p == MAP_FAILED) {
+		int r = -errno;
+		close(vcpu->fd);
+		vcpu->fd = -1;
+		return r;
+	}
+	vcpu->run = p;
+	return 0;
+}
+
+void kvm_vcpu_close(struct kvm_vcpu *vcpu)
+{
+	if (vcpu->run)
+		munmap(vcpu->run, (size_t)vcpu->run_size);
+	vcpu->run = NULL;
+	if (vcpu->fd >= 0)
+		close(vcpu->fd);
+	vcpu->fd = -1;
+}
+
+int kvm_vcpu_run(struct kvm_vcpu *vcpu)
+{
+	int r = ioctl(vcpu->fd, KVM_RUN, 0);
+
+	return r < 0 ? -errno : 0;
+}
+
+#define VCPU_IOCTL(name, req, type)                        \
+	int name(struct kvm_vcpu *v, type *arg)            \
+	{                                                  \
+		return xioctl(v->fd, req, (void *)arg);   \
+	}
+
+VCPU_IOCTL(kvm_vcpu_get_regs, KVM_GET_REGS, struct kvm_regs)
+VCPU_IOCTL(kvm_vcpu_set_regs, KVM_SET_REGS, const struct kvm_regs)
+VCPU_IOCTL(kvm_vcpu_get_sregs, KVM_GET_SREGS, struct kvm_sregs)
+VCPU_IOCTL(kvm_vcpu_set_sregs, KVM_SET_SREGS, const struct kvm_sregs)
+VCPU_IOCTL(kvm_vcpu_get_fpu, KVM_GET_FPU, struct kvm_fpu)
+VCPU_IOCTL(kvm_vcpu_set_fpu, KVM_SET_FPU, const struct kvm_fpu)
+VCPU_IOCTL(kvm_vcpu_set_cpuid, KVM_SET_CPUID2, const struct kvm_cpuid2)
+VCPU_IOCTL(kvm_vcpu_get_lapic, KVM_GET_LAPIC, struct kvm_lapic_state)
+VCPU_IOCTL(kvm_vcpu_set_lapic, KVM_SET_LAPIC, const struct kvm_lapic_state)
+VCPU_IOCTL(kvm_vcpu_get_events, KVM_GET_VCPU_EVENTS, struct kvm_vcpu_events)
+VCPU_IOCTL(kvm_vcpu_set_events, KVM_SET_VCPU_EVENTS, const struct kvm_vcpu_events)
+
+#define MSRS_MAX 32
+
+int kvm_vcpu_set_msrs(struct kvm_vcpu *v, const uint32_t *index, const uint64_t *value,
+		      unsigned int n)
+{
+	union {
+		struct kvm_msrs hdr;
+		uint8_t raw[sizeof(struct kvm_msrs) + MSRS_MAX * sizeof(struct kvm_msr_entry)];
+	} m;
+	int r;
+
+	if (n > MSRS_MAX)
+		return -EINVAL;
+	memset(&m, 0, sizeof(m));
+	m.hdr.nmsrs = n;
+	for (unsigned int i = 0; i < n; i++) {
+		m.hdr.entries[i].index = index[i];
+		m.hdr.entries[i].data = value[i];
+	}
+	r = xioctl(v->fd, KVM_SET_MSRS, &m);
+	if (r < 0)
+		return r;
+	return (unsigned int)r == n ? 0 : -EIO;
+}
+
+int kvm_vcpu_get_msr(struct kvm_vcpu *v, uint32_t index, uint64_t *value)
+{
+	union {
+		struct kvm_msrs hdr;
+		uint8_t raw[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+	} m;
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.nmsrs = 1;
+	m.hdr.entries[0].index = index;
+	r = xioctl(v->fd, KVM_GET_MSRS, &m);
+	if (r < 0)
+		return r;
+	if (r != 1)
+		return -EIO;
+	*value = m.hdr.entries[0].data;
+	return 0;
+}

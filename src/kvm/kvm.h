@@ -1,0 +1,83 @@
+/* The thin KVM layer: the only file in kiln that issues KVM_* ioctls (kvm/kvm.c). Everything
+ * else calls these typed wrappers. Source: Documentation/virt/kvm/api.rst. All functions
+ * return 0 or -errno unless stated otherwise. */
+#ifndef KILN_KVM_KVM_H
+#define KILN_KVM_KVM_H
+
+#include <linux/kvm.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The /dev/kvm system fd. */
+struct kvm_sys {
+	int fd;
+	int vcpu_mmap_size; /* bytes of the shared kvm_run area */
+};
+
+/* A VM fd. */
+struct kvm_vm {
+	int fd;
+	const struct kvm_sys *sys; /* borrowed */
+};
+
+/* A vCPU fd with its mmapped kvm_run. */
+struct kvm_vcpu {
+	int fd;
+	unsigned int id;
+	struct kvm_run *run; /* mmapped, owned */
+	int run_size;
+};
+
+/* Opens /dev/kvm and checks API version 12. -ENOENT/-EACCES when it cannot be opened,
+ * -ENOTSUP for another API version. */
+int kvm_sys_open(struct kvm_sys *sys) __attribute__((warn_unused_result));
+void kvm_sys_close(struct kvm_sys *sys);
+
+/* KVM_CHECK_EXTENSION on the system fd: the capability's value (0 = absent). */
+int kvm_check_extension(const struct kvm_sys *sys, long cap);
+
+/* KVM_GET_SUPPORTED_CPUID into a malloc'd table (*out, caller frees). */
+int kvm_get_supported_cpuid(const struct kvm_sys *sys, struct kvm_cpuid2 **out)
+	__attribute__((warn_unused_result));
+
+/* KVM_CREATE_VM, then the x86 platform: TSS and identity-map addresses, in-kernel irqchip
+ * (PIC + IOAPIC + LAPICs) and PIT. */
+int kvm_vm_create(const struct kvm_sys *sys, struct kvm_vm *vm) __attribute__((warn_unused_result));
+void kvm_vm_close(struct kvm_vm *vm);
+
+/* KVM_SET_USER_MEMORY_REGION: slot `slot` maps [gpa, gpa+size) to host memory at hva. */
+int kvm_vm_set_memory(struct kvm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *hva)
+	__attribute__((warn_unused_result));
+
+/* KVM_IRQ_LINE: sets GSI `irq` to `level` (in-kernel PIC and IOAPIC). */
+int kvm_vm_irq_line(struct kvm_vm *vm, unsigned int irq, int level);
+
+/* KVM_CREATE_VCPU with mmap of kvm_run. */
+int kvm_vcpu_create(struct kvm_vm *vm, unsigned int id, struct kvm_vcpu *vcpu)
+	__attribute__((warn_unused_result));
+void kvm_vcpu_close(struct kvm_vcpu *vcpu);
+
+/* KVM_RUN. Returns 0 on an exit to handle, -EINTR when interrupted by a signal (or
+ * immediate_exit), other -errno on failure. */
+int kvm_vcpu_run(struct kvm_vcpu *vcpu);
+
+int kvm_vcpu_get_regs(struct kvm_vcpu *v, struct kvm_regs *r) __attribute__((warn_unused_result));
+int kvm_vcpu_set_regs(struct kvm_vcpu *v, const struct kvm_regs *r) __attribute__((warn_unused_result));
+int kvm_vcpu_get_sregs(struct kvm_vcpu *v, struct kvm_sregs *s) __attribute__((warn_unused_result));
+int kvm_vcpu_set_sregs(struct kvm_vcpu *v, const struct kvm_sregs *s) __attribute__((warn_unused_result));
+int kvm_vcpu_get_fpu(struct kvm_vcpu *v, struct kvm_fpu *f) __attribute__((warn_unused_result));
+int kvm_vcpu_set_fpu(struct kvm_vcpu *v, const struct kvm_fpu *f) __attribute__((warn_unused_result));
+int kvm_vcpu_set_cpuid(struct kvm_vcpu *v, const struct kvm_cpuid2 *c) __attribute__((warn_unused_result));
+int kvm_vcpu_get_lapic(struct kvm_vcpu *v, struct kvm_lapic_state *l) __attribute__((warn_unused_result));
+int kvm_vcpu_set_lapic(struct kvm_vcpu *v, const struct kvm_lapic_state *l) __attribute__((warn_unused_result));
+int kvm_vcpu_get_events(struct kvm_vcpu *v, struct kvm_vcpu_events *e) __attribute__((warn_unused_result));
+int kvm_vcpu_set_events(struct kvm_vcpu *v, const struct kvm_vcpu_events *e) __attribute__((warn_unused_result));
+
+/* KVM_SET_MSRS for `n` (index, value) pairs. -EIO if KVM accepted fewer than n. */
+int kvm_vcpu_set_msrs(struct kvm_vcpu *v, const uint32_t *index, const uint64_t *value,
+		      unsigned int n) __attribute__((warn_unused_result));
+/* KVM_GET_MSRS for one MSR. -EIO if KVM does not know it. */
+int kvm_vcpu_get_msr(struct kvm_vcpu *v, uint32_t index, uint64_t *value)
+	__attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,132 @@
+#include "quirks/insn_complete.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "arch/x86_64/pagewalk.h"
+#include "quirks/x86_decode.h"
+
+#define VEC_BP 3
+#define VEC_GP 13
+#define VEC_PF 14
+#define MXCSR_DEFAULT_MASK 0xffbfu /* MXCSR_MASK when FXSAVE reports 0 (SDM vol. 1 11.6.6) */
+
+static int inject(struct kvm_vcpu *v, unsigned int vector, bool has_error, uint32_t error)
+{
+	struct kvm_vcpu_events ev;
+	int r = kvm_vcpu_get_events(v, &ev);
+
+	if (r)
+		return r;
+	ev.exception.injected = 1;
+	ev.exception.nr = (uint8_t)vector;
+	ev.exception.has_error_code = has_error;
+	ev.exception.error_code = error;
+	ev.flags = 0;
+	return kvm_vcpu_set_events(v, &ev);
+}
+
+static int advance(struct kvm_vcpu *v, struct kvm_regs *regs, unsigned int len)
+{
+	regs->rip += len;
+	return kvm_vcpu_set_regs(v, regs);
+}
+
+static uint64_t seg_base(const struct kvm_sregs *s, enum x86_seg seg, bool long64)
+{
+	switch (seg) {
+	case X86_SEG_FS: return s->fs.base;
+	case X86_SEG_GS: return s->gs.base;
+	case X86_SEG_ES: return long64 ? 0 : s->es.base;
+	case X86_SEG_CS: return long64 ? 0 : s->cs.base;
+	case X86_SEG_SS: return long64 ? 0 : s->ss.base;
+	default: return long64 ? 0 : s->ds.base;
+	}
+}
+
+/* ldmxcsr / stmxcsr m32 (0f ae /2, /3). */
+static int mxcsr_insn(struct kvm_vcpu *v, const struct guest_mem *m, struct kvm_regs *regs,
+		      const struct x86_insn *in, bool load, bool long64, const struct kvm_sregs *s)
+{
+	struct paging_state ps = { s->cr0, s->cr3, s->cr4, s->efer };
+	uint64_t la = seg_base(s, in->seg, long64) + in->ea;
+	struct kvm_fpu fpu;
+	uint32_t val;
+	int r;
+
+	if (!long64)
+		la &= 0xffffffffu;
+	r = kvm_vcpu_get_fpu(v, &fpu);
+	if (r)
+		return r;
+	if (load) {
+		r = pagewalk_read(m, &ps, la, &val, sizeof(val));
+		if (r)
+			goto fault;
+		if (val & ~MXCSR_DEFAULT_MASK)
+			return inject(v, VEC_GP, true, 0);
+		fpu.mxcsr = val;
+		r = kvm_vcpu_set_fpu(v, &fpu);
+		if (r)
+			return r;
+	} else {
+		val = fpu.mxcsr;
+		r = pagewalk_write(m, &ps, la, &val, sizeof(val));
+		if (r)
+			goto fault;
+	}
+	return advance(v, regs, in->len);
+fault:
+	/* Not mapped: let the guest see the #PF it would have taken. */
+	{
+		struct kvm_sregs s2 = *s;
+		s2.cr2 = la;
+		if (kvm_vcpu_set_sregs(v, &s2) == 0 && inject(v, VEC_PF, true, load ? 0 : 2) == 0)
+			return -EFAULT;
+		return -EIO;
+	}
+}
+
+int insn_complete(struct kvm_vcpu *v, const struct guest_mem *m, const uint8_t *bytes,
+		  unsigned int len, const char **name)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct x86_gprs g;
+	struct x86_insn in;
+	int r;
+
+	if (len == 0)
+		return -ENOTSUP;
+	r = kvm_vcpu_get_regs(v, &regs);
+	if (!r)
+		r = kvm_vcpu_get_sregs(v, &sregs);
+	if (r)
+		return r;
+	bool long64 = (sregs.efer & 0x400) && sregs.cs.l;
+
+	if (bytes[0] == 0xcc) {
+		*name = "int3";
+		r = advance(v, &regs, 1);
+		return r ? r : inject(v, VEC_BP, false, 0);
+	}
+	if (bytes[0] == 0x9b) {
+		*name = "fwait";
+		return advance(v, &regs, 1);
+	}
+
+	uint64_t gp[16] = { regs.rax, regs.rcx, regs.rdx, regs.rbx, regs.rsp, regs.rbp, regs.rsi,
+			    regs.rdi, regs.r8, regs.r9, regs.r10, regs.r11, regs.r12, regs.r13,
+			    regs.r14, regs.r15 };
+	memcpy(g.r, gp, sizeof(gp));
+	g.rip = regs.rip;
+	if (x86_decode(bytes, len, long64, &g, &in))
+		return -ENOTSUP;
+	if (in.nr_opcode == 2 && in.opcode[0] == 0x0f && in.opcode[1] == 0xae && in.mem_operand &&
+	    (in.modrm_reg & 7) >= 2 && (in.modrm_reg & 7) <= 3 && !in.rep_prefix && !in.opsize_prefix) {
+		bool load = (in.modrm_reg & 7) == 2;
+		*name = load ? "ldmxcsr" : "stmxcsr";
+		return mxcsr_insn(v, m, &regs, &in, load, long64, &sregs);
+	}
+	return -ENOTSUP;
+}

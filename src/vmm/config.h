@@ -1,0 +1,57 @@
+/* kiln's VM configuration and its command line, in Cloud Hypervisor's syntax: options take
+ * comma-separated key=value lists ("--cpus boot=2", "--memory size=1G"). */
+#ifndef KILN_VMM_CONFIG_H
+#define KILN_VMM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum output_mode { OUTPUT_OFF, OUTPUT_NULL, OUTPUT_TTY, OUTPUT_FILE };
+
+/* auto: on when the host is detected to emulate guest kernel mode (kvm_pvm); on/off force. */
+enum quirks_mode { QUIRKS_AUTO, QUIRKS_ON, QUIRKS_OFF };
+
+#define CONFIG_MAX_CPU_FEATURES 32
+#define CONFIG_MAX_VCPUS 255
+
+struct vm_config {
+	char *kernel;     /* --kernel PATH; owned */
+	char *initramfs;  /* --initramfs PATH or NULL; owned */
+	char *cmdline;    /* --cmdline STR or NULL; owned */
+	unsigned int boot_vcpus; /* --cpus boot=N, 1..CONFIG_MAX_VCPUS, default 1 */
+	unsigned int max_vcpus;  /* --cpus max=N, >= boot_vcpus, default boot_vcpus */
+	/* --cpus features=: names from vmm/cpu_features.h; a leading '-' hides the feature from
+	 * the guest. Owned strings. */
+	char *cpu_features[CONFIG_MAX_CPU_FEATURES];
+	unsigned int nr_cpu_features;
+	uint64_t memory_size;    /* --memory size=, bytes, multiple of 4 KiB, default 512 MiB */
+	enum output_mode serial; /* --serial tty|file=PATH|null|off, default tty (see README) */
+	char *serial_file;       /* owned, with OUTPUT_FILE */
+	enum output_mode console; /* --console off|null|tty|file=PATH (virtio-console: later) */
+	char *console_file;
+	int verbosity;           /* number of -v */
+	enum quirks_mode host_quirks; /* --host-quirks auto|on|off */
+};
+
+/* What config_parse() asks the caller to do. */
+enum config_action { CONFIG_RUN, CONFIG_HELP, CONFIG_VERSION };
+
+/* Parses argv (argv[0] is the program name) into cfg, starting from defaults.
+ * On error returns -EINVAL and writes a one-line message naming the option and the expected
+ * form into err (errlen bytes, NUL-terminated, no trailing newline); cfg is then freed.
+ * On success returns a config_action. A missing --kernel is an error for CONFIG_RUN. */
+int config_parse(int argc, char *const argv[], struct vm_config *cfg, char *err, size_t errlen);
+
+/* Releases the strings cfg owns and zeroes it. */
+void config_free(struct vm_config *cfg);
+
+/* Parses a size "512M", "1G", "4096", "64K" (K/M/G/T, powers of 1024, optional "B"/"iB" not
+ * accepted: Cloud Hypervisor takes only the bare suffix). Returns 0 or -EINVAL (empty, junk,
+ * overflow). */
+int config_parse_size(const char *s, uint64_t *out) __attribute__((warn_unused_result));
+
+/* Writes the --help text to the given FILE-like stdout. */
+void config_print_help(void);
+
+#endif

@@ -1,0 +1,368 @@
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "arch/x86_64/acpi.h"
+#include "arch/x86_64/layout.h"
+#include "hw/debug_port.h"
+#include "util/log.h"
+#include "vmm/console.h"
+#include "vmm/vcpu.h"
+
+static void log_mask(const struct vmm *vmm)
+{
+	char buf[512];
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (unsigned int i = 0; i < vmm->mask.nr && n < sizeof(buf); i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s-%s (%s)", i ? ", " : "",
+				      vmm->mask.hidden[i]->name, vmm->mask.reason[i]);
+	if (vmm->mask.nr == 0)
+		log_info("cpu", "CPU feature mask: none; the guest sees every feature KVM supports");
+	else
+		log_info("cpu", "CPU feature mask: %s; applied through %s", buf,
+			 vmm->quirks.active ? "the guest command line (clearcpuid=), since this host "
+					      "ignores KVM_SET_CPUID2, and KVM_SET_CPUID2"
+					    : "KVM_SET_CPUID2");
+}
+
+static int build_mask(struct vmm *vmm)
+{
+	const struct vm_config *cfg = vmm->cfg;
+	int r;
+
+	for (unsigned int i = 0; i < cfg->nr_cpu_features; i++) {
+		const char *name = cfg->cpu_features[i];
+		if (name[0] != '-')
+			continue; /* a feature to allow: kiln passes all supported ones already */
+		const struct cpu_feature *f = cpu_feature_find(name + 1);
+		if (!f)
+			continue; /* config_parse() rejected unknown names */
+		r = cpu_mask_add(&vmm->mask, f, "user: --cpus features=");
+		if (r)
+			return r;
+	}
+	return host_quirks_add_mask(&vmm->quirks, &vmm->mask);
+}
+
+static int open_serial(struct vmm *vmm)
+{
+	const struct vm_config *cfg = vmm->cfg;
+
+	vmm->serial_out_fd = -1;
+	switch (cfg->serial) {
+	case OUTPUT_TTY:
+		vmm->serial_out_fd = STDOUT_FILENO;
+		vmm->serial_in = true;
+		break;
+	case OUTPUT_FILE:
+		vmm->serial_out_fd = open(cfg->serial_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (vmm->serial_out_fd < 0) {
+			int r = -errno;
+			log_error("serial", "--serial file=%s: cannot open: %s", cfg->serial_file,
+				  strerror(-r));
+			return r;
+		}
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+int vmm_init(struct vmm *vmm, const struct vm_config *cfg)
+{
+	struct boot_error err;
+	int r;
+
+	memset(vmm, 0, sizeof(*vmm));
+	vmm->cfg = cfg;
+	vmm->sys.fd = -1;
+	vmm->serial_out_fd = -1;
+
+	r = boot_file_read(cfg->kernel, "kernel", cfg->memory_size, &vmm->kernel, &err);
+	if (r)
+		goto fail_msg;
+	if (cfg->initramfs) {
+		r = boot_file_read(cfg->initramfs, "initramfs", cfg->memory_size, &vmm->initramfs, &err);
+		if (r)
+			goto fail_msg;
+	}
+	r = kvm_sys_open(&vmm->sys);
+	if (r) {
+		log_error("kvm", "cannot use /dev/kvm: %s%s", strerror(-r),
+			  r == -ENOENT ? " (is the kvm module loaded?)" :
+			  r == -EACCES ? " (add yourself to the kvm group)" : "");
+		goto fail;
+	}
+	r = kvm_get_supported_cpuid(&vmm->sys, &vmm->supported_cpuid);
+	if (r) {
+		log_error("kvm", "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(-r));
+		goto fail;
+	}
+	host_quirks_init(&vmm->quirks, cfg->host_quirks);
+	log_info("host", "%s", vmm->quirks.why);
+	r = build_mask(vmm);
+	if (r) {
+		log_error("cpu", "too many CPU features to hide");
+		goto fail;
+	}
+	log_mask(vmm);
+	vmm->cmdline = host_quirks_cmdline(&vmm->quirks, &vmm->mask, cfg->cmdline);
+	if (!vmm->cmdline) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	log_info("boot", "guest command line: %s", vmm->cmdline);
+	r = open_serial(vmm);
+	if (r)
+		goto fail;
+	return 0;
+
+fail_msg:
+	log_error("boot", "%s", err.msg);
+fail:
+	vmm_cleanup(vmm);
+	return r;
+}
+
+void vmm_cleanup(struct vmm *vmm)
+{
+	boot_file_free(&vmm->kernel);
+	boot_file_free(&vmm->initramfs);
+	free(vmm->supported_cpuid);
+	vmm->supported_cpuid = NULL;
+	free(vmm->cmdline);
+	vmm->cmdline = NULL;
+	if (vmm->serial_out_fd > STDERR_FILENO)
+		close(vmm->serial_out_fd);
+	vmm->serial_out_fd = -1;
+	kvm_sys_close(&vmm->sys);
+}
+
+static void vm_power_event(void *opaque, enum power_event ev)
+{
+	struct vm *vm = opaque;
+
+	log_info("vm", "guest requested %s", ev == POWER_EVENT_OFF ? "poweroff" : "reset");
+	vm_request_exit(vm, ev == POWER_EVENT_OFF ? VM_EXIT_POWEROFF : VM_EXIT_RESET);
+}
+
+static void vm_irq_line(void *opaque, unsigned int irq, int level)
+{
+	struct vm *vm = opaque;
+	int r = kvm_vm_irq_line(&vm->kvm, irq, level);
+
+	if (r)
+		log_ratelimited(LOG_WARN, "irq", "KVM_IRQ_LINE %u=%d failed: %s", irq, level,
+				strerror(-r));
+}
+
+static int register_devices(struct vm *vm)
+{
+	struct vmm *vmm = vm->vmm;
+	int r;
+
+	vm->serial = serial_new(vmm->serial_out_fd, IRQ_COM1, vm_irq_line, vm);
+	if (!vm->serial)
+		return -ENOMEM;
+	vm->i8042 = (struct i8042){ .power_fn = vm_power_event, .power_opaque = vm };
+	vm->acpi_pm = (struct acpi_pm){ .power_fn = vm_power_event, .power_opaque = vm };
+	uint64_t low = vm->mem.regions[0].size;
+	cmos_init(&vm->cmos, low, vm->mem.ram_size - low);
+
+	vm->pio.kind = "pio";
+	vm->mmio.kind = "mmio";
+	if (vmm->cfg->serial != OUTPUT_OFF) {
+		r = bus_register(&vm->pio, PORT_COM1, 8, serial_pio, vm->serial, "serial");
+		if (r)
+			return r;
+	}
+	r = bus_register(&vm->pio, PORT_I8042_DATA, 1, i8042_data_pio, &vm->i8042, "i8042");
+	if (!r)
+		r = bus_register(&vm->pio, PORT_I8042_CMD, 1, i8042_cmd_pio, &vm->i8042, "i8042");
+	if (!r)
+		r = bus_register(&vm->pio, PORT_CMOS, 2, cmos_pio, &vm->cmos, "cmos");
+	if (!r)
+		r = bus_register(&vm->pio, PORT_DEBUG, 1, debug_port_pio, NULL, "debug-port");
+	if (!r)
+		r = bus_register(&vm->pio, PORT_ACPI_PM, 1, acpi_pm_pio, &vm->acpi_pm, "acpi-pm");
+	return r;
+}
+
+static int setup_memory(struct vm *vm)
+{
+	int r = guest_mem_init(&vm->mem, vm->vmm->cfg->memory_size, LAYOUT_MEM_32BIT_HOLE);
+
+	if (r) {
+		log_error("memory", "cannot allocate %llu MiB of guest memory: %s",
+			  (unsigned long long)(vm->vmm->cfg->memory_size >> 20), strerror(-r));
+		return r;
+	}
+	for (unsigned int i = 0; i < vm->mem.nr_regions; i++) {
+		const struct guest_mem_region *g = &vm->mem.regions[i];
+		r = kvm_vm_set_memory(&vm->kvm, i, g->gpa, g->size, g->hva);
+		if (r) {
+			log_error("memory", "KVM_SET_USER_MEMORY_REGION %u failed: %s", i, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, struct vmm *vmm)
+{
+	const struct vm_config *cfg = vmm->cfg;
+	struct boot_error err;
+	int r;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->vmm = vmm;
+	vm->kvm.fd = -1;
+	vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->wake_fd < 0)
+		return -errno;
+	r = kvm_vm_create(&vmm->sys, &vm->kvm);
+	if (r) {
+		log_error("kvm", "cannot create a VM: %s", strerror(-r));
+		goto fail;
+	}
+	r = setup_memory(vm);
+	if (r)
+		goto fail;
+	struct boot_request req = {
+		.kernel = &vmm->kernel,
+		.initramfs = vmm->initramfs.data ? &vmm->initramfs : NULL,
+		.cmdline = vmm->cmdline,
+	};
+	r = boot_load(&vm->mem, &req, &vm->entry, &err);
+	if (r) {
+		log_error("boot", "%s", err.msg);
+		goto fail;
+	}
+	log_info("boot", "loaded %s, entry %#llx", vm->entry.format,
+		 (unsigned long long)vm->entry.rip);
+	r = acpi_build(&vm->mem, cfg->boot_vcpus);
+	if (r) {
+		log_error("acpi", "cannot build ACPI tables: %s", strerror(-r));
+		goto fail;
+	}
+	r = register_devices(vm);
+	if (r) {
+		log_error("vm", "cannot set up devices: %s", strerror(-r));
+		goto fail;
+	}
+	vm->vcpus = calloc(cfg->boot_vcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (unsigned int i = 0; i < cfg->boot_vcpus; i++) {
+		r = vcpu_create(&vm->vcpus[i], vm, i);
+		if (r) {
+			log_error("vcpu", "cannot create vCPU %u: %s", i, strerror(-r));
+			goto fail;
+		}
+		vm->nr_vcpus = i + 1;
+	}
+	return 0;
+fail:
+	vm_destroy(vm);
+	return r;
+}
+
+void vm_request_exit(struct vm *vm, enum vm_exit why)
+{
+	int expected = VM_EXIT_NONE;
+	uint64_t one = 1;
+
+	atomic_compare_exchange_strong(&vm->exit, &expected, (int)why);
+	atomic_store(&vm->stopping, true);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	ssize_t w = write(vm->wake_fd, &one, sizeof(one));
+	(void)w;
+}
+
+/* Moves bytes from stdin into the UART while it has room. Returns false on EOF or error. */
+static bool pump_stdin(struct vm *vm)
+{
+	uint8_t buf[16];
+	size_t room = serial_rx_space(vm->serial);
+
+	if (room == 0)
+		return true;
+	if (room > sizeof(buf))
+		room = sizeof(buf);
+	ssize_t n = read(STDIN_FILENO, buf, room);
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN;
+	if (n == 0)
+		return false;
+	serial_queue_input(vm->serial, buf, (size_t)n);
+	return true;
+}
+
+enum vm_exit vm_run(struct vm *vm)
+{
+	struct vmm *vmm = vm->vmm;
+	bool stdin_open = vmm->serial_in && vm->vmm->cfg->serial == OUTPUT_TTY;
+	unsigned int i;
+
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		int r = vcpu_start(&vm->vcpus[i]);
+		if (r) {
+			log_error("vcpu", "cannot start vCPU %u thread: %s", i, strerror(-r));
+			vm_request_exit(vm, VM_EXIT_FATAL);
+			break;
+		}
+	}
+	while (atomic_load(&vm->exit) == VM_EXIT_NONE) {
+		struct pollfd p[2] = {
+			{ .fd = vm->wake_fd, .events = POLLIN },
+			{ .fd = STDIN_FILENO, .events = POLLIN },
+		};
+		bool want_in = stdin_open && serial_rx_space(vm->serial) > 0;
+		bool want_poll = host_quirks_want_poll(&vmm->quirks);
+		/* A full receive FIFO is re-checked every 10 ms; the quirks poll every 50 ms. */
+		int timeout = stdin_open && !want_in ? 10 : want_poll ? 50 : -1;
+		int n = poll(p, want_in ? 2 : 1, timeout);
+
+		if (n < 0 && errno != EINTR)
+			break;
+		if (want_in && n > 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
+			stdin_open = pump_stdin(vm);
+		if (want_poll && vm->nr_vcpus)
+			vcpu_kick(&vm->vcpus[0]);
+	}
+	atomic_store(&vm->stopping, true);
+	for (i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	return (enum vm_exit)atomic_load(&vm->exit);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	atomic_store(&vm->stopping, true);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	vm->nr_vcpus = 0;
+	if (vm->serial)
+		serial_free(vm->serial);
+	vm->serial = NULL;
+	kvm_vm_close(&vm->kvm);
+	guest_mem_free(&vm->mem);
+	if (vm->wake_fd >= 0)
+		close(vm->wake_fd);
+	vm->wake_fd = -1;
+}

@@ -1,0 +1,310 @@
+/* acpi_build(): parse the tables the way an OS does (ACPI 6.4 chapter 5), by byte offsets
+ * from the spec rather than kiln's own structs, so a wrong struct layout is caught. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "arch/x86_64/acpi.h"
+#include "arch/x86_64/layout.h"
+#include "hw/acpi_pm.h"
+
+#define RAM_SIZE (64 * MIB)
+
+static uint64_t rd(const struct guest_mem *m, uint64_t gpa, size_t len)
+{
+	uint64_t v = 0;
+
+	assert_int_equal(guest_mem_read(m, gpa, &v, len), 0);
+	return v;
+}
+
+static int has_bytes(const struct guest_mem *m, uint64_t gpa, const char *s, size_t len)
+{
+	const void *p = guest_mem_ptr(m, gpa, len);
+
+	return p && memcmp(p, s, len) == 0;
+}
+
+/* Scans the BIOS area on 16-byte boundaries like Linux's acpi_find_root_pointer(). */
+static uint64_t find_rsdp(const struct guest_mem *m)
+{
+	for (uint64_t gpa = LAYOUT_ACPI_START; gpa < LAYOUT_ACPI_END; gpa += 16) {
+		const void *p = guest_mem_ptr(m, gpa, 20);
+
+		if (has_bytes(m, gpa, "RSD PTR ", 8) && acpi_checksum(p, 20) == 0)
+			return gpa;
+	}
+	fail_msg("no RSDP");
+	return 0;
+}
+
+/* Checks a table's header (ACPI 6.4 5.2.6) and checksum; returns its length. */
+static uint32_t check_table(const struct guest_mem *m, uint64_t gpa, const char *sig)
+{
+	assert_true(gpa >= LAYOUT_ACPI_START && gpa < LAYOUT_ACPI_END);
+	assert_true(has_bytes(m, gpa, sig, 4));
+	uint32_t len = (uint32_t)rd(m, gpa + 4, 4);
+	assert_true(len >= 36);
+	assert_true(gpa + len <= LAYOUT_ACPI_END);
+	assert_int_equal(acpi_checksum(guest_mem_ptr(m, gpa, len), len), 0);
+	assert_true(has_bytes(m, gpa + 10, "KILN  ", 6));
+	assert_true(has_bytes(m, gpa + 16, "KILNVMM ", 8));
+	assert_true(has_bytes(m, gpa + 28, "KILN", 4));
+	return len;
+}
+
+/* Returns the XSDT address after checking the RSDP (5.2.5.3). */
+static uint64_t check_rsdp(const struct guest_mem *m)
+{
+	uint64_t rsdp = find_rsdp(m);
+
+	assert_int_equal(rsdp, LAYOUT_ACPI_START);
+	assert_int_equal(rd(m, rsdp + 15, 1), 2);
+	assert_int_equal(rd(m, rsdp + 20, 4), 36);
+	assert_int_equal(acpi_checksum(guest_mem_ptr(m, rsdp, 36), 36), 0);
+	assert_true(has_bytes(m, rsdp + 9, "KILN  ", 6));
+	return rd(m, rsdp + 24, 8);
+}
+
+static void check_gas_pm_port(const struct guest_mem *m, uint64_t gas)
+{
+	assert_int_equal(rd(m, gas, 1), 1);     /* system I/O */
+	assert_int_equal(rd(m, gas + 1, 1), 8); /* bit width */
+	assert_int_equal(rd(m, gas + 2, 1), 0); /* bit offset */
+	assert_int_equal(rd(m, gas + 3, 1), 1); /* byte access */
+	assert_int_equal(rd(m, gas + 4, 8), PORT_ACPI_PM);
+}
+
+/* FADT (5.2.9); returns the DSDT address. */
+static uint64_t check_fadt(const struct guest_mem *m, uint64_t f)
+{
+	assert_int_equal(check_table(m, f, "FACP"), 276);
+	assert_int_equal(rd(m, f + 8, 1), 6);
+	assert_int_equal(rd(m, f + 131, 1), 3);
+	uint32_t flags = (uint32_t)rd(m, f + 112, 4);
+	assert_true(flags & (1u << 20)); /* HW_REDUCED_ACPI */
+	assert_true(flags & (1u << 10)); /* RESET_REG_SUP */
+	uint16_t boot_arch = (uint16_t)rd(m, f + 109, 2);
+	assert_int_equal(boot_arch & 0x2e, 0); /* 8042, VGA absent, MSI absent, no RTC */
+	check_gas_pm_port(m, f + 116);
+	assert_int_equal(rd(m, f + 128, 1), ACPI_RESET_VALUE);
+	check_gas_pm_port(m, f + 244); /* SLEEP_CONTROL_REG */
+	check_gas_pm_port(m, f + 256); /* SLEEP_STATUS_REG */
+	assert_true(has_bytes(m, f + 268, "KILNVMM\0", 8));
+	assert_int_equal(rd(m, f + 56, 4), 0); /* no PM1a_EVT_BLK: hardware-reduced */
+	uint64_t x_dsdt = rd(m, f + 140, 8);
+	assert_int_equal(rd(m, f + 40, 4), x_dsdt);
+	return x_dsdt;
+}
+
+static void check_madt(const struct guest_mem *m, uint64_t t, unsigned int nr_cpus)
+{
+	uint32_t len = check_table(m, t, "APIC");
+	unsigned int lapics = 0, ioapics = 0, isos = 0, nmis = 0;
+	static const uint8_t sizes[] = { [0] = 8, [1] = 12, [2] = 10, [4] = 6 };
+
+	assert_int_equal(rd(m, t + 8, 1), 5);
+	assert_int_equal(rd(m, t + 36, 4), LAYOUT_LAPIC_ADDR);
+	uint64_t e = t + 44;
+	while (e < t + len) {
+		uint8_t type = (uint8_t)rd(m, e, 1), elen = (uint8_t)rd(m, e + 1, 1);
+
+		assert_true(type < sizeof(sizes) && sizes[type] != 0);
+		assert_int_equal(elen, sizes[type]);
+		if (type == 0) {
+			assert_int_equal(rd(m, e + 2, 1), lapics); /* UID */
+			assert_int_equal(rd(m, e + 3, 1), lapics); /* APIC ID */
+			assert_int_equal(rd(m, e + 4, 4) & 1, 1); /* Enabled */
+			lapics++;
+		} else if (type == 1) {
+			assert_int_equal(rd(m, e + 2, 1), nr_cpus); /* no collision with LAPIC ids */
+			assert_int_equal(rd(m, e + 4, 4), LAYOUT_IOAPIC_ADDR);
+			assert_int_equal(rd(m, e + 8, 4), 0);
+			ioapics++;
+		} else if (type == 2) {
+			uint8_t irq = (uint8_t)rd(m, e + 3, 1);
+
+			assert_int_equal(rd(m, e + 2, 1), 0); /* ISA bus */
+			assert_int_equal(rd(m, e + 4, 4), irq == 0 ? 2 : irq);
+			assert_int_equal(rd(m, e + 8, 2), irq == 0 ? 0 : 0xd);
+			assert_true(irq == 0 || irq == 9);
+			isos++;
+		} else {
+			assert_int_equal(rd(m, e + 2, 1), 0xff);
+			assert_int_equal(rd(m, e + 5, 1), 1); /* LINT1 */
+			nmis++;
+		}
+		e += elen;
+	}
+	assert_int_equal(e, t + len);
+	assert_int_equal(lapics, nr_cpus);
+	assert_int_equal(ioapics, 1);
+	assert_int_equal(isos, 2);
+	assert_int_equal(nmis, 1);
+}
+
+/* Decodes an AML PkgLength (20.2.4) at `gpa`; sets *nbytes to its size. */
+static uint32_t aml_pkglen(const struct guest_mem *m, uint64_t gpa, unsigned int *nbytes)
+{
+	uint8_t lead = (uint8_t)rd(m, gpa, 1);
+	unsigned int follow = lead >> 6;
+	uint32_t v;
+
+	*nbytes = follow + 1;
+	if (!follow)
+		return lead & 0x3f;
+	v = lead & 0xf;
+	for (unsigned int k = 1; k <= follow; k++)
+		v |= (uint32_t)rd(m, gpa + k, 1) << (4 + 8 * (k - 1));
+	return v;
+}
+
+/* DSDT: \_S5_ package with SLP_TYPa 5, then Scope(\_SB_) holding one ACPI0007 device per
+ * CPU whose _UID is its index, ending exactly at the table's end. */
+static void check_dsdt(const struct guest_mem *m, uint64_t t, unsigned int nr_cpus)
+{
+	uint32_t len = check_table(m, t, "DSDT");
+	uint64_t p = t + 36, end = t + len;
+	unsigned int n;
+
+	assert_int_equal(rd(m, t + 8, 1), 2);
+	assert_true(has_bytes(m, p, "\x08\\_S5_\x12", 7));
+	p += 7;
+	uint64_t pkg_end = p + aml_pkglen(m, p, &n);
+	p += n;
+	assert_true(rd(m, p, 1) >= 2); /* NumElements */
+	assert_int_equal(rd(m, p + 1, 1), 0x0a); /* BytePrefix */
+	assert_int_equal(rd(m, p + 2, 1), ACPI_SLP_TYP_S5);
+	p = pkg_end;
+	assert_int_equal(rd(m, p, 1), 0x10); /* ScopeOp */
+	assert_int_equal(p + 1 + aml_pkglen(m, p + 1, &n), end);
+	p += 1 + n;
+	assert_true(has_bytes(m, p, "\\_SB_", 5));
+	p += 5;
+	for (unsigned int i = 0; i < nr_cpus; i++) {
+		assert_true(has_bytes(m, p, "\x5b\x82", 2)); /* DeviceOp */
+		uint64_t dev_end = p + 2 + aml_pkglen(m, p + 2, &n);
+		assert_true(dev_end <= end);
+		assert_true(has_bytes(m, p + 2 + n + 4, "\x08_HID\x0d" "ACPI0007", 14));
+		assert_true(has_bytes(m, dev_end - 7, "\x08_UID\x0a", 6));
+		assert_int_equal(rd(m, dev_end - 1, 1), i);
+		p = dev_end;
+	}
+	assert_int_equal(p, end);
+}
+
+static void check_all(const struct guest_mem *m, unsigned int nr_cpus)
+{
+	uint64_t xsdt = check_rsdp(m);
+	uint32_t len = check_table(m, xsdt, "XSDT");
+	uint64_t fadt = 0, madt = 0;
+
+	assert_int_equal((len - 36) % 8, 0);
+	for (uint64_t e = xsdt + 36; e < xsdt + len; e += 8) {
+		uint64_t t = rd(m, e, 8);
+
+		if (has_bytes(m, t, "FACP", 4))
+			fadt = t;
+		else if (has_bytes(m, t, "APIC", 4))
+			madt = t;
+		else
+			fail_msg("unexpected table in the XSDT");
+	}
+	assert_true(fadt && madt);
+	check_dsdt(m, check_fadt(m, fadt), nr_cpus);
+	check_madt(m, madt, nr_cpus);
+}
+
+static void build_and_check(unsigned int nr_cpus)
+{
+	struct guest_mem m;
+
+	assert_int_equal(guest_mem_init(&m, RAM_SIZE, LAYOUT_MEM_32BIT_HOLE), 0);
+	assert_int_equal(acpi_build(&m, nr_cpus), 0);
+	check_all(&m, nr_cpus);
+	guest_mem_free(&m);
+}
+
+static void test_one_cpu(void **state)
+{
+	build_and_check(1);
+}
+
+static void test_two_cpus(void **state)
+{
+	build_and_check(2);
+}
+
+static void test_255_cpus(void **state)
+{
+	build_and_check(255);
+}
+
+/* A rebuild with fewer CPUs leaves no trace of the larger tables. */
+static void test_rebuild_clears_area(void **state)
+{
+	struct guest_mem m;
+
+	assert_int_equal(guest_mem_init(&m, RAM_SIZE, LAYOUT_MEM_32BIT_HOLE), 0);
+	memset(guest_mem_ptr(&m, LAYOUT_ACPI_START, LAYOUT_ACPI_END - LAYOUT_ACPI_START), 0xaa,
+	       LAYOUT_ACPI_END - LAYOUT_ACPI_START);
+	assert_int_equal(acpi_build(&m, 255), 0);
+	assert_int_equal(acpi_build(&m, 1), 0);
+	check_all(&m, 1);
+	assert_int_equal(rd(&m, LAYOUT_ACPI_END - 8, 8), 0);
+	guest_mem_free(&m);
+}
+
+static void test_bad_cpu_counts(void **state)
+{
+	struct guest_mem m;
+
+	assert_int_equal(guest_mem_init(&m, RAM_SIZE, LAYOUT_MEM_32BIT_HOLE), 0);
+	assert_int_equal(acpi_build(&m, 0), -EINVAL);
+	assert_int_equal(acpi_build(&m, 256), -EINVAL);
+	assert_int_equal(acpi_build(&m, ~0u), -EINVAL);
+	assert_int_equal(acpi_build(NULL, 1), -EINVAL);
+	/* Nothing was written. */
+	assert_int_equal(rd(&m, LAYOUT_ACPI_START, 8), 0);
+	guest_mem_free(&m);
+}
+
+/* RAM that does not cover the BIOS area: the tables have nowhere to go. */
+static void test_area_not_ram(void **state)
+{
+	struct guest_mem m;
+
+	assert_int_equal(guest_mem_init(&m, 512 * KIB, LAYOUT_MEM_32BIT_HOLE), 0);
+	assert_int_equal(acpi_build(&m, 1), -EFAULT);
+	guest_mem_free(&m);
+}
+
+static void test_checksum(void **state)
+{
+	uint8_t buf[5] = { 0x01, 0x02, 0xff, 0x10, 0 };
+
+	assert_int_equal(acpi_checksum(buf, 0), 0);
+	assert_int_equal(acpi_checksum(buf, 4), 0x12); /* 1 + 2 + 255 + 16 = 274 mod 256 */
+	buf[4] = (uint8_t)(0 - acpi_checksum(buf, 4));
+	assert_int_equal(acpi_checksum(buf, 5), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_one_cpu),
+		cmocka_unit_test(test_two_cpus),
+		cmocka_unit_test(test_255_cpus),
+		cmocka_unit_test(test_rebuild_clears_area),
+		cmocka_unit_test(test_bad_cpu_counts),
+		cmocka_unit_test(test_area_not_ram),
+		cmocka_unit_test(test_checksum),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,540 @@
+/* Unit tests for vmm/config.c (command line) and vmm/cpu_features.c (feature table, masks). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmm/config.h"
+#include "vmm/cpu_features.h"
+
+#define MIB (1024ULL * 1024)
+#define GIB (1024 * MIB)
+
+static char err[512];
+
+static int parse_argv(struct vm_config *cfg, const char **argv)
+{
+	int argc = 0;
+
+	while (argv[argc])
+		argc++;
+	memset(err, 'x', sizeof(err) - 1); /* a stale message must not pass for a new one */
+	err[sizeof(err) - 1] = '\0';
+	return config_parse(argc, (char *const *)argv, cfg, err, sizeof(err));
+}
+
+#define PARSE(cfg, ...) parse_argv((cfg), (const char *[]){ "kiln", __VA_ARGS__, NULL })
+
+/* Runs a parse that must fail, and checks the message: one line, naming what it should. */
+#define EXPECT_ERROR(needle, ...) expect_error((needle), (const char *[]){ "kiln", __VA_ARGS__, NULL })
+
+static void expect_error(const char *needle, const char **argv)
+{
+	struct vm_config cfg;
+	static const struct vm_config zero;
+	int ret = parse_argv(&cfg, argv);
+
+	if (ret != -EINVAL || !strstr(err, needle))
+		print_error("argv[1]='%s' ret=%d err='%s' (wanted '%s')\n", argv[1], ret, err, needle);
+	assert_int_equal(ret, -EINVAL);
+	assert_non_null(strstr(err, needle));
+	assert_null(strchr(err, '\n'));
+	assert_memory_equal(&cfg, &zero, sizeof(cfg)); /* freed and zeroed */
+}
+
+static void test_defaults(void **state)
+{
+	struct vm_config cfg;
+
+	assert_int_equal(PARSE(&cfg, "--kernel", "/boot/vmlinuz"), CONFIG_RUN);
+	assert_string_equal(err, "");
+	assert_string_equal(cfg.kernel, "/boot/vmlinuz");
+	assert_null(cfg.initramfs);
+	assert_null(cfg.cmdline);
+	assert_int_equal(cfg.boot_vcpus, 1);
+	assert_int_equal(cfg.max_vcpus, 1);
+	assert_int_equal(cfg.nr_cpu_features, 0);
+	assert_int_equal(cfg.memory_size, 512 * MIB);
+	assert_int_equal(cfg.serial, OUTPUT_TTY);
+	assert_null(cfg.serial_file);
+	assert_int_equal(cfg.console, OUTPUT_OFF);
+	assert_int_equal(cfg.verbosity, 0);
+	assert_int_equal(cfg.host_quirks, QUIRKS_AUTO);
+	config_free(&cfg);
+	assert_null(cfg.kernel);
+	config_free(&cfg); /* twice is harmless */
+	config_free(NULL);
+}
+
+static void test_all_options_both_forms(void **state)
+{
+	struct vm_config cfg;
+
+	assert_int_equal(PARSE(&cfg, "--kernel", "k", "--initramfs", "i", "--cmdline",
+			       "console=ttyS0 panic=-1", "--cpus", "boot=2,max=4", "--memory",
+			       "size=1G", "--serial", "file=/tmp/s.log", "--console", "null",
+			       "--host-quirks", "off", "-v"), CONFIG_RUN);
+	assert_string_equal(cfg.kernel, "k");
+	assert_string_equal(cfg.initramfs, "i");
+	assert_string_equal(cfg.cmdline, "console=ttyS0 panic=-1");
+	assert_int_equal(cfg.boot_vcpus, 2);
+	assert_int_equal(cfg.max_vcpus, 4);
+	assert_int_equal(cfg.memory_size, GIB);
+	assert_int_equal(cfg.serial, OUTPUT_FILE);
+	assert_string_equal(cfg.serial_file, "/tmp/s.log");
+	assert_int_equal(cfg.console, OUTPUT_NULL);
+	assert_int_equal(cfg.host_quirks, QUIRKS_OFF);
+	assert_int_equal(cfg.verbosity, 1);
+	config_free(&cfg);
+
+	assert_int_equal(PARSE(&cfg, "--kernel=k=1", "--initramfs=i", "--cmdline=a=b c",
+			       "--cpus=boot=3", "--memory=size=64M", "--serial=off",
+			       "--console=file=/tmp/c", "--host-quirks=on"), CONFIG_RUN);
+	assert_string_equal(cfg.kernel, "k=1");
+	assert_string_equal(cfg.cmdline, "a=b c");
+	assert_int_equal(cfg.boot_vcpus, 3);
+	assert_int_equal(cfg.max_vcpus, 3);
+	assert_int_equal(cfg.memory_size, 64 * MIB);
+	assert_int_equal(cfg.serial, OUTPUT_OFF);
+	assert_int_equal(cfg.console, OUTPUT_FILE);
+	assert_string_equal(cfg.console_file, "/tmp/c");
+	assert_int_equal(cfg.host_quirks, QUIRKS_ON);
+	config_free(&cfg);
+
+	/* an empty command line is allowed; a value may start with a single '-' */
+	assert_int_equal(PARSE(&cfg, "--cmdline=", "--kernel", "-k", "--serial", "null",
+			       "--console", "tty", "--host-quirks", "auto"), CONFIG_RUN);
+	assert_string_equal(cfg.cmdline, "");
+	assert_string_equal(cfg.kernel, "-k");
+	assert_int_equal(cfg.serial, OUTPUT_NULL);
+	assert_int_equal(cfg.console, OUTPUT_TTY);
+	assert_int_equal(cfg.host_quirks, QUIRKS_AUTO);
+	config_free(&cfg);
+}
+
+static void test_verbosity(void **state)
+{
+	struct vm_config cfg;
+
+	assert_int_equal(PARSE(&cfg, "-v", "--kernel", "k", "-vv", "-v", "-vvv"), CONFIG_RUN);
+	assert_int_equal(cfg.verbosity, 7);
+	config_free(&cfg);
+	EXPECT_ERROR("-vx", "--kernel", "k", "-vx");
+	EXPECT_ERROR("-x", "--kernel", "k", "-x");
+	EXPECT_ERROR("-v=1", "--kernel", "k", "-v=1");
+}
+
+static void test_cpus_good(void **state)
+{
+	struct vm_config cfg;
+
+	assert_int_equal(PARSE(&cfg, "--kernel", "k", "--cpus", "max=4"), CONFIG_RUN);
+	assert_int_equal(cfg.boot_vcpus, 1);
+	assert_int_equal(cfg.max_vcpus, 4);
+	config_free(&cfg);
+
+	assert_int_equal(PARSE(&cfg, "--kernel", "k", "--cpus", "boot=255,max=255"), CONFIG_RUN);
+	assert_int_equal(cfg.boot_vcpus, 255);
+	assert_int_equal(cfg.max_vcpus, 255);
+	config_free(&cfg);
+
+	/* the commas inside the brackets do not split keys */
+	assert_int_equal(PARSE(&cfg, "--kernel", "k", "--cpus",
+			       "boot=2,features=[-smap,-popcnt,ssse3,-sse3,-smap],max=3"), CONFIG_RUN);
+	assert_int_equal(cfg.boot_vcpus, 2);
+	assert_int_equal(cfg.max_vcpus, 3);
+	assert_int_equal(cfg.nr_cpu_features, 4); /* the repeated -smap is dropped */
+	assert_string_equal(cfg.cpu_features[0], "-smap");
+	assert_string_equal(cfg.cpu_features[1], "-popcnt");
+	assert_string_equal(cfg.cpu_features[2], "ssse3");
+	assert_string_equal(cfg.cpu_features[3], "-sse3");
+	config_free(&cfg);
+
+	assert_int_equal(PARSE(&cfg, "--kernel", "k", "--cpus=features=amx"), CONFIG_RUN);
+	assert_int_equal(cfg.nr_cpu_features, 1);
+	assert_string_equal(cfg.cpu_features[0], "amx");
+	config_free(&cfg);
+
+	assert_int_equal(PARSE(&cfg, "--kernel", "k", "--cpus", "features=[amx]"), CONFIG_RUN);
+	assert_string_equal(cfg.cpu_features[0], "amx");
+	config_free(&cfg);
+
+	assert_int_equal(PARSE(&cfg, "--kernel", "k", "--cpus", "features=-xsave"), CONFIG_RUN);
+	assert_string_equal(cfg.cpu_features[0], "-xsave");
+	config_free(&cfg);
+
+	assert_int_equal(PARSE(&cfg, "--kernel", "k", "--cpus", "features=[]"), CONFIG_RUN);
+	assert_int_equal(cfg.nr_cpu_features, 0);
+	config_free(&cfg);
+}
+
+static void test_cpus_bad(void **state)
+{
+	EXPECT_ERROR("--cpus: empty value", "--kernel", "k", "--cpus=");
+	EXPECT_ERROR("--cpus: missing value", "--kernel", "k", "--cpus");
+	EXPECT_ERROR("--cpus: missing value", "--cpus", "--kernel", "k");
+	EXPECT_ERROR("--cpus: 'boot' needs '=<value>'", "--kernel", "k", "--cpus", "boot");
+	EXPECT_ERROR("--cpus: 'boot' needs '=<value>'", "--kernel", "k", "--cpus", "boot=");
+	EXPECT_ERROR("--cpus: 'boot=0' is not a vCPU count; expected boot=<1..255>",
+		     "--kernel", "k", "--cpus", "boot=0");
+	EXPECT_ERROR("--cpus: 'boot=256'", "--kernel", "k", "--cpus", "boot=256");
+	EXPECT_ERROR("--cpus: 'boot=99999999999999999999'", "--kernel", "k", "--cpus",
+		     "boot=99999999999999999999");
+	EXPECT_ERROR("--cpus: 'boot=-1'", "--kernel", "k", "--cpus", "boot=-1");
+	EXPECT_ERROR("--cpus: 'boot=+1'", "--kernel", "k", "--cpus", "boot=+1");
+	EXPECT_ERROR("--cpus: 'boot= 1'", "--kernel", "k", "--cpus", "boot= 1");
+	EXPECT_ERROR("--cpus: 'boot=2x'", "--kernel", "k", "--cpus", "boot=2x");
+	EXPECT_ERROR("--cpus: 'boot=0x2'", "--kernel", "k", "--cpus", "boot=0x2");
+	EXPECT_ERROR("--cpus: 'max=0'", "--kernel", "k", "--cpus", "max=0");
+	EXPECT_ERROR("--cpus: 'max=256'", "--kernel", "k", "--cpus", "boot=2,max=256");
+	EXPECT_ERROR("--cpus: max=2 is less than boot=4", "--kernel", "k", "--cpus", "boot=4,max=2");
+	EXPECT_ERROR("--cpus: unknown key 'topology'; valid keys: boot, max, features",
+		     "--kernel", "k", "--cpus", "boot=1,topology=1:1:1:1");
+	EXPECT_ERROR("--cpus: unknown key '2'", "--kernel", "k", "--cpus", "2");
+	EXPECT_ERROR("--cpus: unknown key 'Boot'", "--kernel", "k", "--cpus", "Boot=1");
+	EXPECT_ERROR("--cpus: key 'boot' given twice", "--kernel", "k", "--cpus", "boot=1,boot=2");
+	EXPECT_ERROR("--cpus: empty item", "--kernel", "k", "--cpus", "boot=1,,max=2");
+	EXPECT_ERROR("--cpus: empty item", "--kernel", "k", "--cpus", "boot=1,");
+	EXPECT_ERROR("--cpus: empty item", "--kernel", "k", "--cpus", ",boot=1");
+	EXPECT_ERROR("--cpus: 'features' needs", "--kernel", "k", "--cpus", "features=");
+	EXPECT_ERROR("--cpus: unknown CPU feature 'foo'", "--kernel", "k", "--cpus", "features=foo");
+	EXPECT_ERROR("valid names include pni", "--kernel", "k", "--cpus", "features=-foo");
+	EXPECT_ERROR("--cpus: unknown CPU feature '+smap'", "--kernel", "k", "--cpus",
+		     "features=+smap");
+	EXPECT_ERROR("--cpus: unknown CPU feature 'SMAP'", "--kernel", "k", "--cpus",
+		     "features=SMAP");
+	EXPECT_ERROR("--cpus: unknown CPU feature '--smap'", "--kernel", "k", "--cpus",
+		     "features=--smap");
+	EXPECT_ERROR("--cpus: unterminated '['", "--kernel", "k", "--cpus", "features=[-smap,-xsave");
+	EXPECT_ERROR("--cpus: unterminated '['", "--kernel", "k", "--cpus",
+		     "features=[-smap,boot=2");
+	EXPECT_ERROR("--cpus: misplaced ']'", "--kernel", "k", "--cpus", "features=-smap]");
+	EXPECT_ERROR("--cpus: misplaced '['", "--kernel", "k", "--cpus", "features=[[smap]]");
+	EXPECT_ERROR("--cpus: features=-smap[x]: bracket the whole list", "--kernel", "k",
+		     "--cpus", "features=-smap[x]");
+	EXPECT_ERROR("--cpus: text after ']'", "--kernel", "k", "--cpus", "features=[smap]x");
+	EXPECT_ERROR("--cpus: empty name", "--kernel", "k", "--cpus", "features=[smap,]");
+	EXPECT_ERROR("--cpus: empty name", "--kernel", "k", "--cpus", "features=[,smap]");
+	EXPECT_ERROR("--cpus: empty name", "--kernel", "k", "--cpus", "features=[smap,,avx]");
+	EXPECT_ERROR("--cpus: empty name", "--kernel", "k", "--cpus", "features=-");
+	EXPECT_ERROR("--cpus: empty name", "--kernel", "k", "--cpus", "features=[-]");
+	EXPECT_ERROR("--cpus: features= both allows and hides 'smap'", "--kernel", "k", "--cpus",
+		     "features=[smap,-smap]");
+	EXPECT_ERROR("both allows and hides 'pni'", "--kernel", "k", "--cpus",
+		     "features=[sse3,-pni]");
+	EXPECT_ERROR("--cpus given twice", "--kernel", "k", "--cpus", "boot=1", "--cpus=boot=2");
+}
+
+static void test_memory(void **state)
+{
+	static const struct { const char *arg; uint64_t bytes; } good[] = {
+		{ "size=512M", 512 * MIB }, { "size=1G", GIB }, { "size=1M", MIB },
+		{ "size=1T", 1024 * GIB }, { "size=4096K", 4 * GIB / 1024 },
+		{ "size=1073741824", GIB }, { "size=1052672", MIB + 4096 },
+	};
+	struct vm_config cfg;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(PARSE(&cfg, "--kernel", "k", "--memory", good[i].arg), CONFIG_RUN);
+		assert_int_equal(cfg.memory_size, good[i].bytes);
+		config_free(&cfg);
+	}
+	EXPECT_ERROR("--memory: 'size=12Q' is not a valid size; expected size=<bytes>[K|M|G|T], "
+		     "e.g. size=512M", "--kernel", "k", "--memory", "size=12Q");
+	EXPECT_ERROR("--memory: 'size=99999999999T' is not a valid size", "--kernel", "k",
+		     "--memory", "size=99999999999T");
+	EXPECT_ERROR("--memory: 'size=512m' is not a valid size", "--kernel", "k", "--memory",
+		     "size=512m");
+	EXPECT_ERROR("--memory: 'size=1GB' is not", "--kernel", "k", "--memory", "size=1GB");
+	EXPECT_ERROR("--memory: 'size=1GiB' is not", "--kernel", "k", "--memory", "size=1GiB");
+	EXPECT_ERROR("--memory: 'size=1.5G' is not", "--kernel", "k", "--memory", "size=1.5G");
+	EXPECT_ERROR("--memory: 'size=-1G' is not", "--kernel", "k", "--memory", "size=-1G");
+	EXPECT_ERROR("--memory: 'size=G' is not", "--kernel", "k", "--memory", "size=G");
+	EXPECT_ERROR("--memory: 'size' needs", "--kernel", "k", "--memory", "size=");
+	EXPECT_ERROR("--memory: 'size' needs", "--kernel", "k", "--memory", "size");
+	EXPECT_ERROR("--memory: empty value", "--kernel", "k", "--memory", "");
+	EXPECT_ERROR("--memory: missing value", "--kernel", "k", "--memory");
+	EXPECT_ERROR("--memory: size=0 is too small: the kernel and its boot structures",
+		     "--kernel", "k", "--memory", "size=0");
+	EXPECT_ERROR("--memory: size=1020K is too small", "--kernel", "k", "--memory", "size=1020K");
+	EXPECT_ERROR("--memory: size=1048577 is not a multiple of 4K", "--kernel", "k", "--memory",
+		     "size=1048577");
+	EXPECT_ERROR("--memory: size=2T is above", "--kernel", "k", "--memory", "size=2T");
+	EXPECT_ERROR("--memory: size=1048577M is above", "--kernel", "k", "--memory",
+		     "size=1048577M");
+	EXPECT_ERROR("--memory: unknown key 'mergeable'; valid keys: size", "--kernel", "k",
+		     "--memory", "size=1G,mergeable=on");
+	EXPECT_ERROR("--memory: unknown key '512M'", "--kernel", "k", "--memory", "512M");
+	EXPECT_ERROR("--memory: key 'size' given twice", "--kernel", "k", "--memory",
+		     "size=1G,size=2G");
+	EXPECT_ERROR("--memory given twice", "--memory", "size=1G", "--kernel", "k",
+		     "--memory=size=1G");
+}
+
+static void test_serial_console_quirks(void **state)
+{
+	static const char *const outs[] = { "--serial", "--console" };
+
+	for (size_t i = 0; i < 2; i++) {
+		const char *o = outs[i];
+		char name[32];
+
+		snprintf(name, sizeof(name), "%s: ", o);
+		EXPECT_ERROR(name, "--kernel", "k", o, "pty");
+		EXPECT_ERROR("not supported by kiln yet", "--kernel", "k", o, "pty");
+		EXPECT_ERROR("'file=' needs a path", "--kernel", "k", o, "file=");
+		EXPECT_ERROR("'stdout' is not valid; expected", "--kernel", "k", o, "stdout");
+		EXPECT_ERROR("'TTY' is not valid", "--kernel", "k", o, "TTY");
+		EXPECT_ERROR("'tty,iommu=on' is not valid", "--kernel", "k", o, "tty,iommu=on");
+		EXPECT_ERROR("'file' is not valid", "--kernel", "k", o, "file");
+		EXPECT_ERROR("empty value", "--kernel", "k", o, "");
+		EXPECT_ERROR("missing value", "--kernel", "k", o);
+		EXPECT_ERROR("given twice", "--kernel", "k", o, "tty", o, "null");
+	}
+	EXPECT_ERROR("--serial: 'x' is not valid; expected tty|file=<path>|null|off",
+		     "--kernel", "k", "--serial", "x");
+	EXPECT_ERROR("--console: 'x' is not valid; expected off|null|tty|file=<path>",
+		     "--kernel", "k", "--console", "x");
+	EXPECT_ERROR("--host-quirks: 'yes' is not valid; expected auto|on|off", "--kernel", "k",
+		     "--host-quirks", "yes");
+	EXPECT_ERROR("--host-quirks: empty value", "--kernel", "k", "--host-quirks=");
+	EXPECT_ERROR("--host-quirks given twice", "--kernel", "k", "--host-quirks", "on",
+		     "--host-quirks", "on");
+}
+
+static void test_paths_and_args(void **state)
+{
+	EXPECT_ERROR("--kernel: empty value; expected --kernel <path>", "--kernel=");
+	EXPECT_ERROR("--kernel: missing value", "--kernel");
+	EXPECT_ERROR("--kernel: missing value", "--kernel", "-v");
+	EXPECT_ERROR("--kernel: missing value", "--kernel", "--memory=size=1G");
+	EXPECT_ERROR("--initramfs: empty value", "--kernel", "k", "--initramfs", "");
+	EXPECT_ERROR("--initramfs: missing value", "--kernel", "k", "--initramfs");
+	EXPECT_ERROR("--cmdline: missing value", "--kernel", "k", "--cmdline");
+	EXPECT_ERROR("--kernel given twice", "--kernel", "a", "--kernel=b");
+	EXPECT_ERROR("--cmdline given twice", "--kernel", "a", "--cmdline=", "--cmdline", "x");
+	EXPECT_ERROR("unexpected argument 'vmlinux'", "vmlinux");
+	EXPECT_ERROR("unexpected argument 'extra'", "--kernel", "k", "extra");
+	EXPECT_ERROR("unexpected argument 'extra'", "--kernel", "k", "--", "extra");
+	EXPECT_ERROR("unexpected argument '-'", "--kernel", "k", "-");
+	EXPECT_ERROR("--foo: unknown option", "--kernel", "k", "--foo");
+	EXPECT_ERROR("--foo: unknown option", "--kernel", "k", "--foo=1");
+	EXPECT_ERROR("--kern: unknown option", "--kern", "k");
+	EXPECT_ERROR("--: unknown option", "--kernel", "k", "--=x");
+	EXPECT_ERROR("--disk: Cloud Hypervisor option not supported by kiln yet", "--kernel", "k",
+		     "--disk", "path=/x.img");
+	EXPECT_ERROR("--net: Cloud Hypervisor option not supported", "--kernel", "k", "--net=tap=");
+	EXPECT_ERROR("--help: takes no value", "--help=1");
+	EXPECT_ERROR("--kernel is required (the VM needs a payload)", "--memory", "size=1G");
+	EXPECT_ERROR("--kernel is required (the VM needs a payload)", "-v", "--");
+
+	struct vm_config cfg;
+	const char *argv0[] = { "kiln", NULL };
+
+	assert_int_equal(parse_argv(&cfg, argv0), -EINVAL);
+	assert_string_equal(err, "--kernel is required (the VM needs a payload)");
+	assert_int_equal(PARSE(&cfg, "--kernel", "k", "--"), CONFIG_RUN);
+	config_free(&cfg);
+}
+
+static void test_help_version(void **state)
+{
+	static const char *const help[] = { "-h", "--help" }, *const ver[] = { "-V", "--version" };
+	struct vm_config cfg;
+
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(PARSE(&cfg, help[i]), CONFIG_HELP); /* no --kernel needed */
+		assert_int_equal(PARSE(&cfg, ver[i]), CONFIG_VERSION);
+		/* parsing stops there: what was parsed is dropped, defaults remain */
+		assert_int_equal(PARSE(&cfg, "--kernel", "k", "--memory", "size=1G", help[i], "junk"),
+				 CONFIG_HELP);
+		assert_null(cfg.kernel);
+		assert_int_equal(cfg.memory_size, 512 * MIB);
+		assert_int_equal(PARSE(&cfg, "--cmdline", "x", ver[i]), CONFIG_VERSION);
+		assert_null(cfg.cmdline);
+	}
+	/* an earlier error wins over a later --help */
+	EXPECT_ERROR("--foo: unknown option", "--foo", "--help");
+}
+
+static void test_error_buffer(void **state)
+{
+	struct vm_config cfg;
+	char small[8];
+	const char *argv[] = { "kiln", "--memory", "size=1Q", NULL };
+
+	memset(small, 'x', sizeof(small));
+	assert_int_equal(config_parse(3, (char *const *)argv, &cfg, small, sizeof(small)), -EINVAL);
+	assert_string_equal(small, "--memor");
+	assert_int_equal(config_parse(3, (char *const *)argv, &cfg, NULL, 0), -EINVAL);
+	assert_int_equal(config_parse(3, (char *const *)argv, NULL, small, sizeof(small)), -EINVAL);
+}
+
+static void test_parse_size(void **state)
+{
+	static const struct { const char *s; uint64_t v; } good[] = {
+		{ "0", 0 }, { "1", 1 }, { "4096", 4096 }, { "1K", 1024 }, { "512M", 512 * MIB },
+		{ "1G", GIB }, { "3T", 3ULL << 40 }, { "007K", 7168 },
+		{ "16777215T", 16777215ULL << 40 }, { "18446744073709551615", UINT64_MAX },
+		{ "17179869183G", 17179869183ULL << 30 },
+	};
+	static const char *const bad[] = {
+		"", "K", "1k", "1m", "1KB", "1KiB", "1B", "1P", "1E", " 1", "1 ", "+1", "-1", "0x10",
+		"1.5G", "1e3", "99999999999T", "16777216T", "18446744073709551616",
+		"99999999999999999999999", "17179869184G", "1KK", "1GM",
+	};
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		v = 12345;
+		assert_int_equal(config_parse_size(good[i].s, &v), 0);
+		assert_int_equal(v, good[i].v);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 12345;
+		if (config_parse_size(bad[i], &v) != -EINVAL)
+			print_error("'%s' was accepted\n", bad[i]);
+		assert_int_equal(config_parse_size(bad[i], &v), -EINVAL);
+		assert_int_equal(v, 12345); /* untouched on error */
+	}
+	assert_int_equal(config_parse_size(NULL, &v), -EINVAL);
+	assert_int_equal(config_parse_size("1", NULL), -EINVAL);
+}
+
+static void test_cpu_features(void **state)
+{
+	static const struct { const char *name; unsigned int nr, leaf, reg, bit; } known[] = {
+		{ "smap", 308, 7, 1, 20 }, { "popcnt", 151, 1, 2, 23 }, { "ssse3", 137, 1, 2, 9 },
+		{ "xsave", 154, 1, 2, 26 }, { "pni", 128, 1, 2, 0 }, { "sse3", 128, 1, 2, 0 },
+		{ "smep", 295, 7, 1, 7 }, { "avx2", 293, 7, 1, 5 }, { "avx512f", 304, 7, 1, 16 },
+		{ "rdseed", 306, 7, 1, 18 }, { "fsgsbase", 288, 7, 1, 0 }, { "umip", 514, 7, 2, 2 },
+		{ "pku", 515, 7, 2, 3 }, { "la57", 528, 7, 2, 16 }, { "x2apic", 149, 1, 2, 21 },
+		{ "tsc_deadline_timer", 152, 1, 2, 24 }, { "pcid", 145, 1, 2, 17 },
+		{ "sse4_1", 147, 1, 2, 19 }, { "sse4_2", 148, 1, 2, 20 }, { "aes", 153, 1, 2, 25 },
+		{ "avx", 156, 1, 2, 28 }, { "rdrand", 158, 1, 2, 30 }, { "amx", 600, 7, 3, 24 },
+	};
+	unsigned int count;
+	const struct cpu_feature *t = cpu_feature_table(&count);
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		const struct cpu_feature *f = cpu_feature_find(known[i].name);
+
+		assert_non_null(f);
+		assert_int_equal(f->linux_nr, known[i].nr);
+		assert_int_equal(f->leaf, known[i].leaf);
+		assert_int_equal(f->subleaf, 0);
+		assert_int_equal(f->reg, known[i].reg);
+		assert_int_equal(f->bit, known[i].bit);
+	}
+	assert_ptr_equal(cpu_feature_find("sse3"), cpu_feature_find("pni"));
+	assert_ptr_equal(cpu_feature_find("amx"), cpu_feature_find("amx_tile"));
+	assert_null(cpu_feature_find("foo"));
+	assert_null(cpu_feature_find(""));
+	assert_null(cpu_feature_find("-smap"));
+	assert_null(cpu_feature_find("SMAP"));
+	assert_null(cpu_feature_find(NULL));
+	/* every entry: findable, unique, and its Linux number is word * 32 + CPUID bit */
+	assert_true(count >= 22);
+	assert_ptr_equal(cpu_feature_table(NULL), t);
+	for (unsigned int i = 0; i < count; i++) {
+		unsigned int word = t[i].leaf == 1 ? 4 : t[i].reg == 1 ? 9 : t[i].reg == 2 ? 16 : 18;
+
+		assert_non_null(t[i].name);
+		assert_ptr_equal(cpu_feature_find(t[i].name), &t[i]);
+		assert_true(t[i].leaf == 1 ? t[i].reg == 2 : t[i].leaf == 7 && t[i].reg != 0);
+		assert_int_equal(t[i].linux_nr, word * 32 + t[i].bit);
+		assert_true(t[i].bit < 32);
+	}
+}
+
+static void test_cpu_mask(void **state)
+{
+	static struct cpu_feature fake[CPU_MASK_MAX + 1];
+	struct cpu_mask m = { .nr = 0 };
+	const struct cpu_feature *smap = cpu_feature_find("smap"), *pni = cpu_feature_find("pni");
+
+	assert_false(cpu_mask_has(&m, smap));
+	assert_int_equal(cpu_mask_add(&m, smap, "clac is not emulated"), 0);
+	assert_true(cpu_mask_has(&m, smap));
+	assert_false(cpu_mask_has(&m, pni));
+	assert_int_equal(cpu_mask_add(&m, smap, "again"), 0);
+	assert_int_equal(m.nr, 1);
+	assert_string_equal(m.reason[0], "clac is not emulated");
+	assert_int_equal(cpu_mask_add(&m, cpu_feature_find("sse3"), "alias"), 0);
+	assert_true(cpu_mask_has(&m, pni));
+	assert_int_equal(cpu_mask_add(&m, NULL, "x"), -EINVAL);
+	assert_int_equal(cpu_mask_add(NULL, smap, "x"), -EINVAL);
+	assert_false(cpu_mask_has(NULL, smap));
+	assert_false(cpu_mask_has(&m, NULL));
+
+	m.nr = 0;
+	for (unsigned int i = 0; i <= CPU_MASK_MAX; i++) {
+		fake[i].name = "fake";
+		fake[i].linux_nr = (uint16_t)(1000 + i);
+		assert_int_equal(cpu_mask_add(&m, &fake[i], "r"), i < CPU_MASK_MAX ? 0 : -ENOSPC);
+	}
+	assert_int_equal(m.nr, CPU_MASK_MAX);
+	assert_false(cpu_mask_has(&m, &fake[CPU_MASK_MAX]));
+	assert_int_equal(cpu_mask_add(&m, &fake[0], "dup still fine when full"), 0);
+}
+
+static void test_help_text(void **state)
+{
+	static const char *const want[] = {
+		"--kernel <path>", "--initramfs <path>", "--cmdline <string>", "--cpus boot=<n>",
+		"features=", "--memory size=<bytes>[K|M|G|T]", "default: size=512M",
+		"--serial tty|file=<path>|null|off", "default: tty", "virtio-console",
+		"--console off|null|tty|file=<path>", "default: off", "--host-quirks auto|on|off",
+		"default: auto", "-v", "-h, --help", "-V, --version", "smap", "amx",
+	};
+	char path[] = "/tmp/kiln-help-XXXXXX", buf[8192];
+	int fd = mkstemp(path), saved = dup(STDOUT_FILENO);
+	ssize_t n;
+
+	assert_true(fd >= 0 && saved >= 0);
+	fflush(stdout);
+	assert_int_equal(dup2(fd, STDOUT_FILENO), STDOUT_FILENO);
+	config_print_help();
+	fflush(stdout);
+	assert_int_equal(dup2(saved, STDOUT_FILENO), STDOUT_FILENO);
+	close(saved);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	unlink(path);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		if (!strstr(buf, want[i]))
+			print_error("help lacks '%s'\n", want[i]);
+		assert_non_null(strstr(buf, want[i]));
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_all_options_both_forms),
+		cmocka_unit_test(test_verbosity),
+		cmocka_unit_test(test_cpus_good),
+		cmocka_unit_test(test_cpus_bad),
+		cmocka_unit_test(test_memory),
+		cmocka_unit_test(test_serial_console_quirks),
+		cmocka_unit_test(test_paths_and_args),
+		cmocka_unit_test(test_help_version),
+		cmocka_unit_test(test_error_buffer),
+		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_cpu_features),
+		cmocka_unit_test(test_cpu_mask),
+		cmocka_unit_test(test_help_text),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
