@@ -18,7 +18,14 @@ static const struct {
 	{ "smap", "host quirk: emulator lacks clac/stac" },
 	{ "popcnt", "host quirk: emulator lacks popcnt" },
 	{ "ssse3", "host quirk: emulator lacks SSSE3 movd forms" },
+	{ "cx16", "host quirk: emulator lacks lock cmpxchg16b (SLUB)" },
 };
+
+/* Guest kernel options such a host needs: noxsave (the emulator lacks xrstor, HOST.md item 1);
+ * skipping the crypto self-tests and ftrace's weak-function scan, which run for minutes when every
+ * kernel instruction is emulated and trip the soft-lockup watchdog and X.509 load timeouts. */
+#define EMULATED_HOST_OPTIONS \
+	"noxsave cryptomgr.notests initcall_blacklist=ftrace_check_for_weak_functions"
 
 void host_quirks_init(struct host_quirks *q, enum quirks_mode mode)
 {
@@ -65,7 +72,7 @@ char *host_quirks_cmdline(const struct host_quirks *q, const struct cpu_mask *ma
 			  const char *user_cmdline)
 {
 	const char *user = user_cmdline ? user_cmdline : "";
-	size_t cap = strlen(user) + 64 + (size_t)mask->nr * 8;
+	size_t cap = strlen(user) + sizeof(EMULATED_HOST_OPTIONS) + 32 + (size_t)mask->nr * 8;
 	char *out = malloc(cap);
 	size_t n = 0;
 
@@ -75,7 +82,7 @@ char *host_quirks_cmdline(const struct host_quirks *q, const struct cpu_mask *ma
 	if (q->active) {
 		/* Kernel options go before the user's so a " -- " in theirs still ends the kernel's
 		 * part of the command line. xsave/xrstor are hidden with noxsave (HOST.md item 1). */
-		n += (size_t)snprintf(out + n, cap - n, "noxsave");
+		n += (size_t)snprintf(out + n, cap - n, "%s", EMULATED_HOST_OPTIONS);
 		for (unsigned int i = 0; i < mask->nr; i++)
 			n += (size_t)snprintf(out + n, cap - n, "%s%u", i ? "," : " clearcpuid=",
 					      mask->hidden[i]->linux_nr);

@@ -87,6 +87,68 @@ fault:
 	}
 }
 
+/* Compares `old` with the guest's 8- or 16-byte value at hva and stores `new` on a match, as one
+ * locked host instruction, so vCPUs that run natively see it atomic. Returns true on a match;
+ * *cur gets the value found. hva is aligned by the caller (16 for the 16-byte form). */
+static bool host_cmpxchg(void *hva, bool wide, const uint64_t old[2], const uint64_t new[2],
+			 uint64_t cur[2])
+{
+	bool ok;
+
+	if (wide) {
+		uint64_t lo = old[0], hi = old[1];
+		__asm__ volatile("lock cmpxchg16b %[m]\n\tsete %[ok]"
+				 : [m] "+m"(*(volatile __int128 *)hva), [ok] "=q"(ok), "+a"(lo), "+d"(hi)
+				 : "b"(new[0]), "c"(new[1])
+				 : "memory", "cc");
+		cur[0] = lo;
+		cur[1] = hi;
+	} else {
+		uint64_t want = old[0] | old[1] << 32;
+		uint64_t val = want;
+		ok = __atomic_compare_exchange_n((uint64_t *)hva, &val, new[0] | new[1] << 32, false,
+						 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		cur[0] = (uint32_t)val;
+		cur[1] = val >> 32;
+	}
+	return ok;
+}
+
+/* lock cmpxchg8b / cmpxchg16b m64/m128 (0f c7 /1): EDX:EAX (RDX:RAX) against memory; on a
+ * match ECX:EBX (RCX:RBX) is stored and ZF set, else the memory value is loaded and ZF
+ * cleared. The 16-byte form needs a 16-byte aligned operand (#GP otherwise, SDM vol. 2A). */
+static int cmpxchg_insn(struct kvm_vcpu *v, const struct guest_mem *m, struct kvm_regs *regs,
+			const struct x86_insn *in, bool long64, const struct kvm_sregs *s)
+{
+	struct paging_state ps = { s->cr0, s->cr3, s->cr4, s->efer };
+	bool wide = long64 && (in->rex & 0x8);
+	unsigned int size = wide ? 16 : 8;
+	uint64_t la = seg_base(s, in->seg, long64) + in->ea, gpa;
+	uint64_t mask = wide ? ~0ull : 0xffffffffull;
+	uint64_t old[2] = { regs->rax & mask, regs->rdx & mask };
+	uint64_t new[2] = { regs->rbx & mask, regs->rcx & mask };
+	uint64_t cur[2];
+
+	if (!long64)
+		la &= 0xffffffffu;
+	if (wide && (la & 15))
+		return inject(v, VEC_GP, true, 0);
+	/* An unmapped or misaligned (split-lock) operand is left to the failure report. */
+	if (pagewalk_translate(m, &ps, la, &gpa) || (gpa & 7))
+		return -ENOTSUP;
+	void *hva = guest_mem_ptr(m, gpa, size);
+	if (!hva)
+		return -ENOTSUP;
+	if (host_cmpxchg(hva, wide, old, new, cur)) {
+		regs->rflags |= 0x40;
+	} else {
+		regs->rflags &= ~0x40ull;
+		regs->rax = wide ? cur[0] : (uint32_t)cur[0];
+		regs->rdx = wide ? cur[1] : (uint32_t)cur[1];
+	}
+	return advance(v, regs, in->len);
+}
+
 int insn_complete(struct kvm_vcpu *v, const struct guest_mem *m, const uint8_t *bytes,
 		  unsigned int len, const char **name)
 {
@@ -127,6 +189,11 @@ int insn_complete(struct kvm_vcpu *v, const struct guest_mem *m, const uint8_t *
 		bool load = (in.modrm_reg & 7) == 2;
 		*name = load ? "ldmxcsr" : "stmxcsr";
 		return mxcsr_insn(v, m, &regs, &in, load, long64, &sregs);
+	}
+	if (in.nr_opcode == 2 && in.opcode[0] == 0x0f && in.opcode[1] == 0xc7 && in.mem_operand &&
+	    (in.modrm_reg & 7) == 1) {
+		*name = long64 && (in.rex & 0x8) ? "cmpxchg16b" : "cmpxchg8b";
+		return cmpxchg_insn(v, m, &regs, &in, long64, &sregs);
 	}
 	return -ENOTSUP;
 }

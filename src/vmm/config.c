@@ -308,6 +308,9 @@ out:
 	return ret;
 }
 
+_Static_assert(OUTPUT_OFF == 0 && OUTPUT_NULL == 1 && OUTPUT_TTY == 2, "modes[] order");
+_Static_assert(QUIRKS_AUTO == 0 && QUIRKS_ON == 1 && QUIRKS_OFF == 2, "modes[] order");
+
 /* --serial / --console: off|null|tty|file=PATH. */
 static int parse_output(struct parser *p, const struct option_desc *o, const char *val)
 {
@@ -416,7 +419,7 @@ static int parse_long(struct parser *p, int argc, char *const argv[], int *i)
 				what = "Cloud Hypervisor option not supported by kiln yet";
 		if (!strncmp(arg, "--help=", 7) || !strncmp(arg, "--version=", 10))
 			what = "takes no value";
-		return fail(p, "%.*s: %s; see kiln --help", len, arg, what);
+		return fail(p, "%.*s: %s", len, arg, what);
 	}
 	if (p->seen & (1u << (o - options)))
 		return fail(p, "--%s given twice; give each option once", o->name);
@@ -455,9 +458,9 @@ static int parse_args(struct parser *p, int argc, char *const argv[])
 				return ret;
 			continue;
 		} else if (a[0] == '-' && a[1]) {
-			return fail(p, "%s: unknown option; see kiln --help", a);
+			return fail(p, "%s: unknown option", a);
 		}
-		return fail(p, "unexpected argument '%s': kiln takes only options; see kiln --help",
+		return fail(p, "unexpected argument '%s': kiln takes only options",
 			    a);
 	}
 	return 0;

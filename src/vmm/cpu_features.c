@@ -26,6 +26,7 @@ static const struct cpu_feature features[] = {
 	L1_ECX("pclmulqdq", 1),
 	L1_ECX("ssse3", 9),
 	L1_ECX("fma", 12),
+	L1_ECX("cx16", 13),
 	L1_ECX("pcid", 17),
 	L1_ECX("sse4_1", 19),
 	L1_ECX("sse4_2", 20),
