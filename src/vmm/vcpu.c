@@ -138,6 +138,25 @@ static bool handle_exit(struct vcpu *c)
 	return false;
 }
 
+static void vcpu_dump_state(struct vcpu *c)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+
+	if (kvm_vcpu_get_regs(&c->kvm, &regs) || kvm_vcpu_get_sregs(&c->kvm, &sregs))
+		return;
+	log_warn("vcpu", "vCPU %u: RIP %#llx RSP %#llx RFLAGS %#llx CPL %u CR3 %#llx", c->kvm.id,
+		 (unsigned long long)regs.rip, (unsigned long long)regs.rsp,
+		 (unsigned long long)regs.rflags, sregs.cs.selector & 3u,
+		 (unsigned long long)sregs.cr3);
+}
+
+void vcpu_request_dump(struct vcpu *c)
+{
+	atomic_store(&c->dump_requested, true);
+	vcpu_kick(c);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *c = arg;
@@ -154,6 +173,8 @@ static void *vcpu_thread(void *arg)
 
 		if (r == -EINTR || r == -EAGAIN) {
 			c->kvm.run->immediate_exit = 0;
+			if (atomic_exchange(&c->dump_requested, false))
+				vcpu_dump_state(c);
 			if (c->kvm.id == 0 && host_quirks_want_poll(q))
 				host_quirks_poll(q, &c->kvm, &vm->mem);
 			continue;

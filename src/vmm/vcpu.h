@@ -4,6 +4,7 @@
 #define KILN_VMM_VCPU_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "kvm/kvm.h"
@@ -15,6 +16,7 @@ struct vcpu {
 	struct kvm_vcpu kvm;
 	pthread_t thread;
 	bool started;
+	atomic_bool dump_requested; /* print registers at the next KVM_RUN exit */
 };
 
 /* Installs the SIGUSR1 handler used to kick vCPU threads out of KVM_RUN (once per process). */
@@ -28,6 +30,9 @@ int vcpu_start(struct vcpu *c) __attribute__((warn_unused_result));
 
 /* Makes the vCPU leave KVM_RUN soon (signal + immediate_exit). */
 void vcpu_kick(struct vcpu *c);
+
+/* Asks the vCPU to log its registers (RIP, RSP, CPL...) at warning level; for SIGUSR2. */
+void vcpu_request_dump(struct vcpu *c);
 
 /* Joins the thread (after vm->stopping is set and the vCPU kicked) and closes the fds. */
 void vcpu_destroy(struct vcpu *c);

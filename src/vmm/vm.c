@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,12 +312,24 @@ static bool pump_stdin(struct vm *vm)
 	return true;
 }
 
+static volatile sig_atomic_t dump_pending;
+
+static void dump_handler(int sig)
+{
+	(void)sig;
+	dump_pending = 1;
+}
+
 enum vm_exit vm_run(struct vm *vm)
 {
 	struct vmm *vmm = vm->vmm;
 	bool stdin_open = vmm->serial_in && vm->vmm->cfg->serial == OUTPUT_TTY;
 	unsigned int i;
+	struct sigaction sa = { .sa_handler = dump_handler };
 
+	/* SIGUSR2: every vCPU logs where it is (for a guest that seems stuck). */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR2, &sa, NULL);
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		int r = vcpu_start(&vm->vcpus[i]);
 		if (r) {
@@ -338,6 +351,11 @@ enum vm_exit vm_run(struct vm *vm)
 
 		if (n < 0 && errno != EINTR)
 			break;
+		if (dump_pending) {
+			dump_pending = 0;
+			for (i = 0; i < vm->nr_vcpus; i++)
+				vcpu_request_dump(&vm->vcpus[i]);
+		}
 		if (want_in && n > 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
 			stdin_open = pump_stdin(vm);
 		if (want_poll && vm->nr_vcpus)
