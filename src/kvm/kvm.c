@@ -230,3 +230,41 @@ int kvm_vcpu_get_msr(struct kvm_vcpu *v, uint32_t index, uint64_t *value)
 	*value = m.hdr.entries[0].data;
 	return 0;
 }
+
+#define XSAVE_MXCSR_WORD 6     /* byte 24 of the legacy FXSAVE region */
+#define XSAVE_XSTATE_BV_WORD 128 /* byte 512: XSAVE header, XSTATE_BV */
+#define XFEATURE_MASK_SSE 0x2
+
+int kvm_vcpu_get_mxcsr(struct kvm_vcpu *v, uint32_t *mxcsr)
+{
+	struct kvm_xsave x;
+	struct kvm_fpu f;
+	int r = xioctl(v->fd, KVM_GET_XSAVE, &x);
+
+	if (r == 0) {
+		*mxcsr = x.region[XSAVE_MXCSR_WORD];
+		return 0;
+	}
+	r = xioctl(v->fd, KVM_GET_FPU, &f);
+	if (r == 0)
+		*mxcsr = f.mxcsr;
+	return r;
+}
+
+int kvm_vcpu_set_mxcsr(struct kvm_vcpu *v, uint32_t mxcsr)
+{
+	struct kvm_xsave x;
+	struct kvm_fpu f;
+	int r = xioctl(v->fd, KVM_GET_XSAVE, &x);
+
+	if (r == 0) {
+		x.region[XSAVE_MXCSR_WORD] = mxcsr;
+		x.region[XSAVE_XSTATE_BV_WORD] |= XFEATURE_MASK_SSE;
+		return xioctl(v->fd, KVM_SET_XSAVE, &x);
+	}
+	r = xioctl(v->fd, KVM_GET_FPU, &f);
+	if (r)
+		return r;
+	f.mxcsr = mxcsr;
+	return xioctl(v->fd, KVM_SET_FPU, &f);
+}

@@ -73,6 +73,12 @@ int kvm_vcpu_set_lapic(struct kvm_vcpu *v, const struct kvm_lapic_state *l) __at
 int kvm_vcpu_get_events(struct kvm_vcpu *v, struct kvm_vcpu_events *e) __attribute__((warn_unused_result));
 int kvm_vcpu_set_events(struct kvm_vcpu *v, const struct kvm_vcpu_events *e) __attribute__((warn_unused_result));
 
+/* MXCSR of the vCPU, through KVM_GET/SET_XSAVE (legacy region offset 24, with the SSE bit set
+ * in XSTATE_BV so KVM loads it): KVM_GET/SET_FPU's mxcsr field is ignored by some backends
+ * (kvm_pvm reads 0 and drops writes). Falls back to KVM_GET/SET_FPU without KVM_CAP_XSAVE. */
+int kvm_vcpu_get_mxcsr(struct kvm_vcpu *v, uint32_t *mxcsr) __attribute__((warn_unused_result));
+int kvm_vcpu_set_mxcsr(struct kvm_vcpu *v, uint32_t mxcsr) __attribute__((warn_unused_result));
+
 /* KVM_SET_MSRS for `n` (index, value) pairs. -EIO if KVM accepted fewer than n. */
 int kvm_vcpu_set_msrs(struct kvm_vcpu *v, const uint32_t *index, const uint64_t *value,
 		      unsigned int n) __attribute__((warn_unused_result));

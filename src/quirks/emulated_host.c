@@ -21,11 +21,16 @@ static const struct {
 	{ "cx16", "host quirk: emulator lacks lock cmpxchg16b (SLUB)" },
 };
 
-/* Guest kernel options such a host needs: noxsave (the emulator lacks xrstor, HOST.md item 1);
- * skipping the crypto self-tests and ftrace's weak-function scan, which run for minutes when every
- * kernel instruction is emulated and trip the soft-lockup watchdog and X.509 load timeouts. */
-#define EMULATED_HOST_OPTIONS \
-	"noxsave cryptomgr.notests initcall_blacklist=ftrace_check_for_weak_functions"
+/* Guest kernel options such a host needs: noxsave (the emulator lacks xrstor, HOST.md item 1).
+ * The rest skip boot work that runs for minutes when every kernel instruction is emulated,
+ * holding locks other initcalls wait on and tripping the soft-lockup watchdog and X.509 load
+ * timeouts (measured with Debian's 6.1 kernel): crypto self-tests, ftrace's weak-function scan,
+ * the trace eval-map update (event_mutex: init_kprobe_trace waited ~200 s for it), and
+ * proactive compaction (kcompactd spun for 50 s and more in extfrag_for_order). */
+#define EMULATED_HOST_OPTIONS                                                                  \
+	"noxsave cryptomgr.notests "                                                           \
+	"initcall_blacklist=ftrace_check_for_weak_functions,trace_eval_init "                 \
+	"sysctl.vm.compaction_proactiveness=0"
 
 void host_quirks_init(struct host_quirks *q, enum quirks_mode mode)
 {
@@ -110,7 +115,7 @@ int host_quirks_emulation_failure(struct host_quirks *q, struct kvm_vcpu *v,
 	memcpy(bytes, run->emulation_failure.insn_bytes, len);
 	int r = insn_complete(v, m, bytes, len, &name);
 	if (r == 0 || r == -EFAULT)
-		log_ratelimited(LOG_TRACE, "quirks", "vCPU %u: completed %s", v->id, name);
+		log_ratelimited(LOG_DEBUG, "quirks", "vCPU %u: completed %s", v->id, name);
 	return r == -EFAULT ? 0 : r;
 }
 

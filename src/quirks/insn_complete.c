@@ -50,27 +50,24 @@ static int mxcsr_insn(struct kvm_vcpu *v, const struct guest_mem *m, struct kvm_
 {
 	struct paging_state ps = { s->cr0, s->cr3, s->cr4, s->efer };
 	uint64_t la = seg_base(s, in->seg, long64) + in->ea;
-	struct kvm_fpu fpu;
 	uint32_t val;
 	int r;
 
 	if (!long64)
 		la &= 0xffffffffu;
-	r = kvm_vcpu_get_fpu(v, &fpu);
-	if (r)
-		return r;
 	if (load) {
 		r = pagewalk_read(m, &ps, la, &val, sizeof(val));
 		if (r)
 			goto fault;
 		if (val & ~MXCSR_DEFAULT_MASK)
 			return inject(v, VEC_GP, true, 0);
-		fpu.mxcsr = val;
-		r = kvm_vcpu_set_fpu(v, &fpu);
+		r = kvm_vcpu_set_mxcsr(v, val);
 		if (r)
 			return r;
 	} else {
-		val = fpu.mxcsr;
+		r = kvm_vcpu_get_mxcsr(v, &val);
+		if (r)
+			return r;
 		r = pagewalk_write(m, &ps, la, &val, sizeof(val));
 		if (r)
 			goto fault;
