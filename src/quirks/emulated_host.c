@@ -23,13 +23,11 @@ static const struct {
 
 /* Guest kernel options such a host needs: noxsave (the emulator lacks xrstor, HOST.md item 1).
  * The rest skip boot work that runs for minutes when every kernel instruction is emulated,
- * holding locks other initcalls wait on and tripping the soft-lockup watchdog and X.509 load
- * timeouts (measured with Debian's 6.1 kernel): crypto self-tests, ftrace's weak-function scan,
- * the trace eval-map update (event_mutex: init_kprobe_trace waited ~200 s for it), and
- * proactive compaction (kcompactd spun for 50 s and more in extfrag_for_order). */
+ * tripping the soft-lockup watchdog and X.509 load timeouts (measured with Debian's 6.1
+ * kernel): crypto self-tests, ftrace's weak-function scan, and proactive compaction (kcompactd
+ * spun for 50 s and more in extfrag_for_order). */
 #define EMULATED_HOST_OPTIONS                                                                  \
-	"noxsave cryptomgr.notests "                                                           \
-	"initcall_blacklist=ftrace_check_for_weak_functions,trace_eval_init "                 \
+	"noxsave cryptomgr.notests initcall_blacklist=ftrace_check_for_weak_functions "        \
 	"sysctl.vm.compaction_proactiveness=0"
 
 void host_quirks_init(struct host_quirks *q, enum quirks_mode mode)

@@ -1,6 +1,7 @@
 /* ldmxcsr: enables SSE, loads MXCSR = 0x7f80 with ldmxcsr, reads it back with fxsave (MXCSR is
- * at offset 24 of the save area; KVM's emulator implements fxsave but not stmxcsr) and prints
- * "mxcsr=00007f80". */
+ * at offset 24 of the save area; KVM's emulator implements fxsave itself) and prints
+ * "mxcsr=00007f80", then reads it with stmxcsr (which kiln completes on kvm_pvm hosts, like
+ * ldmxcsr) and prints "stmxcsr=00007f80". */
 	.code32
 	.text
 	.globl guest_main
@@ -21,12 +22,21 @@ guest_main:
 	call put_hex32
 	mov $'\n', %al
 	call putc
+	stmxcsr mxcsr_out
+	mov $msg2, %esi
+	call puts
+	mov mxcsr_out, %eax
+	call put_hex32
+	mov $'\n', %al
+	call putc
 	ret
 
 	.data
 	.balign 4
 mxcsr_in:
 	.long 0x7f80
+mxcsr_out:
+	.long 0xdeadbeef
 	.bss
 	.balign 16
 fxsave_area:
@@ -34,3 +44,4 @@ fxsave_area:
 
 	.section .rodata
 msg:	.asciz "mxcsr="
+msg2:	.asciz "stmxcsr="
