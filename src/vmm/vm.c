@@ -12,6 +12,7 @@
 
 #include "arch/x86_64/acpi.h"
 #include "arch/x86_64/layout.h"
+#include "arch/x86_64/reset_vector.h"
 #include "hw/debug_port.h"
 #include "util/log.h"
 #include "vmm/console.h"
@@ -254,6 +255,11 @@ int vm_create(struct vm *vm, struct vmm *vmm)
 	r = acpi_build(&vm->mem, cfg->boot_vcpus);
 	if (r) {
 		log_error("acpi", "cannot build ACPI tables: %s", strerror(-r));
+		goto fail;
+	}
+	r = reset_vector_write(&vm->mem);
+	if (r) {
+		log_error("vm", "cannot write the reset vector: %s", strerror(-r));
 		goto fail;
 	}
 	r = register_devices(vm);
