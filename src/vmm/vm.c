@@ -82,7 +82,6 @@ static int open_serial(struct vmm *vmm)
 
 int vmm_init(struct vmm *vmm, const struct vm_config *cfg)
 {
-	struct boot_error err;
 	int r;
 
 	memset(vmm, 0, sizeof(*vmm));
@@ -90,14 +89,6 @@ int vmm_init(struct vmm *vmm, const struct vm_config *cfg)
 	vmm->sys.fd = -1;
 	vmm->serial_out_fd = -1;
 
-	r = boot_file_read(cfg->kernel, "kernel", cfg->memory_size, &vmm->kernel, &err);
-	if (r)
-		goto fail_msg;
-	if (cfg->initramfs) {
-		r = boot_file_read(cfg->initramfs, "initramfs", cfg->memory_size, &vmm->initramfs, &err);
-		if (r)
-			goto fail_msg;
-	}
 	r = kvm_sys_open(&vmm->sys);
 	if (r) {
 		log_error("kvm", "cannot use /dev/kvm: %s%s", strerror(-r),
@@ -129,8 +120,6 @@ int vmm_init(struct vmm *vmm, const struct vm_config *cfg)
 		goto fail;
 	return 0;
 
-fail_msg:
-	log_error("boot", "%s", err.msg);
 fail:
 	vmm_cleanup(vmm);
 	return r;
@@ -138,8 +127,6 @@ fail:
 
 void vmm_cleanup(struct vmm *vmm)
 {
-	boot_file_free(&vmm->kernel);
-	boot_file_free(&vmm->initramfs);
 	free(vmm->supported_cpuid);
 	vmm->supported_cpuid = NULL;
 	free(vmm->cmdline);
@@ -220,10 +207,41 @@ static int setup_memory(struct vm *vm)
 	return 0;
 }
 
+/* Reads the kernel and initramfs (again at each reboot, as they may have been updated) into
+ * guest memory; the host copies are freed at once so they add nothing to kiln's resident set. */
+static int load_payload(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->vmm->cfg;
+	struct boot_file kernel, initramfs = { 0 };
+	struct boot_error err;
+	int r;
+
+	r = boot_file_read(cfg->kernel, "kernel", cfg->memory_size, &kernel, &err);
+	if (r)
+		goto out;
+	if (cfg->initramfs) {
+		r = boot_file_read(cfg->initramfs, "initramfs", cfg->memory_size, &initramfs, &err);
+		if (r)
+			goto out_kernel;
+	}
+	struct boot_request req = {
+		.kernel = &kernel,
+		.initramfs = cfg->initramfs ? &initramfs : NULL,
+		.cmdline = vm->vmm->cmdline,
+	};
+	r = boot_load(&vm->mem, &req, &vm->entry, &err);
+	boot_file_free(&initramfs);
+out_kernel:
+	boot_file_free(&kernel);
+out:
+	if (r)
+		log_error("boot", "%s", err.msg);
+	return r;
+}
+
 int vm_create(struct vm *vm, struct vmm *vmm)
 {
 	const struct vm_config *cfg = vmm->cfg;
-	struct boot_error err;
 	int r;
 
 	memset(vm, 0, sizeof(*vm));
@@ -240,16 +258,9 @@ int vm_create(struct vm *vm, struct vmm *vmm)
 	r = setup_memory(vm);
 	if (r)
 		goto fail;
-	struct boot_request req = {
-		.kernel = &vmm->kernel,
-		.initramfs = vmm->initramfs.data ? &vmm->initramfs : NULL,
-		.cmdline = vmm->cmdline,
-	};
-	r = boot_load(&vm->mem, &req, &vm->entry, &err);
-	if (r) {
-		log_error("boot", "%s", err.msg);
+	r = load_payload(vm);
+	if (r)
 		goto fail;
-	}
 	log_info("boot", "loaded %s, entry %#llx", vm->entry.format,
 		 (unsigned long long)vm->entry.rip);
 	r = acpi_build(&vm->mem, cfg->boot_vcpus);

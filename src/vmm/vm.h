@@ -30,7 +30,7 @@ enum vm_exit {
 
 struct vcpu;
 
-/* What outlives one VM instance: configuration, host facts, payload files, output fds. */
+/* What outlives one VM instance: configuration, host facts, command line, output fds. */
 struct vmm {
 	const struct vm_config *cfg;     /* borrowed */
 	struct kvm_sys sys;
@@ -38,7 +38,6 @@ struct vmm {
 	struct host_quirks quirks;
 	struct cpu_mask mask;            /* features hidden from the guest */
 	char *cmdline;                   /* final guest command line, owned */
-	struct boot_file kernel, initramfs; /* read once, reused on reboot */
 	int serial_out_fd;               /* -1 when discarded */
 	bool serial_in;                  /* stdin feeds the UART */
 };
@@ -61,12 +60,12 @@ struct vm {
 };
 
 /* Sets up everything that lives across reboots: opens /dev/kvm, detects host quirks, builds
- * the feature mask and command line, reads the kernel and initramfs, opens serial output.
+ * the feature mask and command line, opens serial output.
  * Returns 0, or -errno after printing one clear error line. */
 int vmm_init(struct vmm *vmm, const struct vm_config *cfg) __attribute__((warn_unused_result));
 void vmm_cleanup(struct vmm *vmm);
 
-/* Builds a VM (memory, devices, ACPI, payload, vCPUs) without running it. Returns 0, or
+/* Builds a VM (memory, payload read from its files, ACPI, devices, vCPUs) without running it. Returns 0, or
  * -errno after printing one clear error line; on error everything built is released. */
 int vm_create(struct vm *vm, struct vmm *vmm) __attribute__((warn_unused_result));
 
