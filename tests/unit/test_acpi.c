@@ -96,6 +96,9 @@ static uint64_t check_fadt(const struct guest_mem *m, uint64_t f)
 	check_gas_pm_port(m, f + 244); /* SLEEP_CONTROL_REG */
 	check_gas_pm_port(m, f + 256); /* SLEEP_STATUS_REG */
 	assert_true(has_bytes(m, f + 268, "KILNVMM\0", 8));
+	assert_int_equal(rd(m, f + 106, 1), 0);    /* DAY_ALRM: none */
+	assert_int_equal(rd(m, f + 107, 1), 0);    /* MON_ALRM: none */
+	assert_int_equal(rd(m, f + 108, 1), 0x32); /* CENTURY: the CMOS century byte */
 	assert_int_equal(rd(m, f + 56, 4), 0); /* no PM1a_EVT_BLK: hardware-reduced */
 	uint64_t x_dsdt = rd(m, f + 140, 8);
 	assert_int_equal(rd(m, f + 40, 4), x_dsdt);
@@ -164,8 +167,115 @@ static uint32_t aml_pkglen(const struct guest_mem *m, uint64_t gpa, unsigned int
 	return v;
 }
 
+/* Decodes a compressed EISA ID (ACPI 6.4 6.1.5) as Linux's acpi_ex_eisa_id_to_string(). */
+static void eisa_id(const struct guest_mem *m, uint64_t gpa, char out[8])
+{
+	static const char hex[] = "0123456789ABCDEF";
+	uint32_t v = 0;
+
+	for (unsigned int i = 0; i < 4; i++)
+		v = v << 8 | (uint32_t)rd(m, gpa + i, 1);
+	out[0] = (char)(0x40 + ((v >> 26) & 0x1f));
+	out[1] = (char)(0x40 + ((v >> 21) & 0x1f));
+	out[2] = (char)(0x40 + ((v >> 16) & 0x1f));
+	for (unsigned int i = 0; i < 4; i++)
+		out[3 + i] = hex[(v >> (12 - 4 * i)) & 0xf];
+	out[7] = '\0';
+}
+
+/* Walks a resource template (6.4) from `p` to `end`: exactly one 16-bit-decode I/O
+ * descriptor for ports 0x70-0x71, no IRQ (small type 4) or Extended Interrupt (large 0x89)
+ * descriptor, then the end tag as the last two bytes. */
+static void check_rtc_resources(const struct guest_mem *m, uint64_t p, uint64_t end)
+{
+	unsigned int ios = 0;
+
+	while (p < end) {
+		uint8_t tag = (uint8_t)rd(m, p, 1);
+
+		if (tag & 0x80) { /* large item: 16-bit length follows */
+			assert_int_not_equal(tag, 0x89);
+			p += 3 + rd(m, p + 1, 2);
+			continue;
+		}
+		if (tag >> 3 == 0x0f) { /* end tag */
+			assert_int_equal(tag & 7, 1);
+			assert_int_equal(p + 2, end);
+			assert_int_equal(ios, 1);
+			return;
+		}
+		assert_int_not_equal(tag >> 3, 0x04); /* IRQ: the model raises none */
+		if (tag >> 3 == 0x08) {
+			assert_int_equal(tag & 7, 7);
+			assert_int_equal(rd(m, p + 1, 1), 1);    /* 16-bit decode */
+			assert_int_equal(rd(m, p + 2, 2), 0x70); /* _MIN: Linux checks 0x70 */
+			assert_int_equal(rd(m, p + 4, 2), 0x70); /* _MAX */
+			assert_int_equal(rd(m, p + 7, 1), 2);    /* _LEN: index and data */
+			ios++;
+		}
+		p += 1 + (tag & 7);
+	}
+	fail_msg("resource template without an end tag");
+}
+
+/* Device(RTC_) with _HID EisaId("PNP0B00") and a _CRS buffer; without it Linux's rtc_cmos
+ * falls back to a platform device on IRQ 8, which has no descriptor on a hardware-reduced
+ * platform, and its probe fails with -EINVAL. Returns the end of the device. */
+static uint64_t check_rtc_device(const struct guest_mem *m, uint64_t p, uint64_t end)
+{
+	unsigned int n;
+	char id[8];
+
+	assert_true(has_bytes(m, p, "\x5b\x82", 2)); /* DeviceOp */
+	uint64_t dev_end = p + 2 + aml_pkglen(m, p + 2, &n);
+	assert_true(dev_end <= end);
+	p += 2 + n;
+	assert_true(has_bytes(m, p, "RTC_\x08_HID\x0c", 10)); /* DWordPrefix */
+	eisa_id(m, p + 10, id);
+	assert_string_equal(id, "PNP0B00");
+	p += 14;
+	assert_true(has_bytes(m, p, "\x08_CRS\x11", 6)); /* BufferOp */
+	p += 6;
+	uint64_t buf_end = p + aml_pkglen(m, p, &n);
+	assert_int_equal(buf_end, dev_end);
+	p += n;
+	assert_int_equal(rd(m, p, 1), 0x0a); /* BytePrefix buffer size */
+	assert_int_equal(rd(m, p + 1, 1), buf_end - (p + 2));
+	check_rtc_resources(m, p + 2, buf_end);
+	return dev_end;
+}
+
+/* Device(COM1) with _HID EisaId("PNP0501"), I/O 0x3f8-0x3ff and IRQ 4: on a hardware-reduced
+ * platform the 8250 driver gets IRQ 4 only through it. Returns the end of the device. */
+static uint64_t check_com1_device(const struct guest_mem *m, uint64_t p, uint64_t end)
+{
+	static const uint8_t res[] = { 0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08,
+				       0x22, 0x10, 0x00, 0x79, 0x00 };
+	unsigned int n;
+	char id[8];
+
+	assert_true(has_bytes(m, p, "\x5b\x82", 2)); /* DeviceOp */
+	uint64_t dev_end = p + 2 + aml_pkglen(m, p + 2, &n);
+	assert_true(dev_end <= end);
+	p += 2 + n;
+	assert_true(has_bytes(m, p, "COM1\x08_HID\x0c", 10));
+	eisa_id(m, p + 10, id);
+	assert_string_equal(id, "PNP0501");
+	p += 14;
+	assert_true(has_bytes(m, p, "\x08_CRS\x11", 6));
+	p += 6;
+	uint64_t buf_end = p + aml_pkglen(m, p, &n);
+	assert_int_equal(buf_end, dev_end);
+	p += n;
+	assert_int_equal(rd(m, p, 1), 0x0a);
+	assert_int_equal(rd(m, p + 1, 1), sizeof(res));
+	assert_int_equal(buf_end - (p + 2), sizeof(res));
+	assert_true(has_bytes(m, p + 2, (const char *)res, sizeof(res)));
+	return dev_end;
+}
+
 /* DSDT: \_S5_ package with SLP_TYPa 5, then Scope(\_SB_) holding one ACPI0007 device per
- * CPU whose _UID is its index, ending exactly at the table's end. */
+ * CPU whose _UID is its index and the PNP0B00 RTC, ending exactly at the table's end. */
 static void check_dsdt(const struct guest_mem *m, uint64_t t, unsigned int nr_cpus)
 {
 	uint32_t len = check_table(m, t, "DSDT");
@@ -195,6 +305,8 @@ static void check_dsdt(const struct guest_mem *m, uint64_t t, unsigned int nr_cp
 		assert_int_equal(rd(m, dev_end - 1, 1), i);
 		p = dev_end;
 	}
+	p = check_rtc_device(m, p, end);
+	p = check_com1_device(m, p, end);
 	assert_int_equal(p, end);
 }
 

@@ -106,6 +106,8 @@ _Static_assert(__builtin_offsetof(struct acpi_fadt, sleep_control_reg) == 244, "
 #define FADT_F_RESET_REG_SUP (1u << 10)
 #define FADT_F_HW_REDUCED_ACPI (1u << 20)
 #define FADT_SCI_IRQ 9
+/* CENTURY: CMOS RAM index of the BCD century byte; must match RTC_CENTURY in hw/cmos.c. */
+#define FADT_CENTURY_CMOS_INDEX 0x32
 /* IAPC_BOOT_ARCH (table 5.10): no LEGACY_DEVICES, no 8042 (bit 1), VGA Not Present (bit 2),
  * MSI Not Supported (bit 3) and CMOS RTC Not Present (bit 5) all clear. */
 #define FADT_IAPC_BOOT_ARCH 0
@@ -274,8 +276,51 @@ static void aml_cpu_device(uint8_t out[AML_CPU_DEVICE_LEN], unsigned int cpu)
 	*p = (uint8_t)cpu;
 }
 
+/* Device(RTC_) { Name(_HID, EisaId("PNP0B00")) Name(_CRS, ResourceTemplate() {
+ * IO(Decode16, PORT_CMOS, PORT_CMOS, 1, 2) }) }: the MC146818 (ACPI 6.4 6.1.5, 6.2.2; I/O
+ * port descriptor 6.4.2.5, end tag 6.4.2.9). Linux needs it on a hardware-reduced platform:
+ * there it has no legacy PIC, so ISA IRQs 0-15 get no IRQ descriptors, and the fallback
+ * "rtc_cmos" platform device it registers when no PNP0B00 exists hard-wires IRQ 8, whose
+ * request_irq() fails with -EINVAL. Through this device rtc_cmos binds as a PNP device and,
+ * finding no IRQ resource and no legacy PIC, runs without an IRQ. No IRQ is declared on
+ * purpose: the model raises none, so alarm and update interrupts would never arrive. 36 bytes:
+ *   5B 82 22 'RTC_'                       DeviceOp, PkgLength 34, NameSeg
+ *   08 '_HID' 0C 41 D0 0B 00              NameOp, DWordPrefix, EISA ID "PNP0B00"
+ *   08 '_CRS' 11 0D 0A 0A <10 bytes>      NameOp, BufferOp, PkgLength 13, BufferSize 10
+ *   47 01 lo hi lo hi 01 02 79 00         IO: 16-bit decode, min, max, align 1, length 2;
+ *                                         EndTag with checksum 0 (none) */
+static const uint8_t aml_rtc[] = {
+	0x5b, 0x82, 0x22, 'R', 'T', 'C', '_',
+	0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0b, 0x00,
+	0x08, '_', 'C', 'R', 'S', 0x11, 0x0d, 0x0a, 0x0a,
+	0x47, 0x01, PORT_CMOS & 0xff, PORT_CMOS >> 8, PORT_CMOS & 0xff, PORT_CMOS >> 8, 0x01, 0x02,
+	0x79, 0x00,
+};
+_Static_assert(sizeof(aml_rtc) == 36 && 0x22 == sizeof(aml_rtc) - 2, "RTC device PkgLength");
+
+/* Device(COM1) { Name(_HID, EisaId("PNP0501")) Name(_CRS, ResourceTemplate() {
+ * IO(Decode16, PORT_COM1, PORT_COM1, 1, 8) IRQNoFlags() { IRQ_COM1 } }) }: the 16550A
+ * (ACPI 6.4 6.4.2.1 IRQ descriptor). For the same reason as the RTC: on a hardware-reduced
+ * platform Linux gives ISA IRQ 4 a descriptor only through a device that declares it; without
+ * this, request_irq(4) fails and every read and write of the serial console returns EIO. 39 bytes:
+ *   5B 82 25 'COM1'                       DeviceOp, PkgLength 37, NameSeg
+ *   08 '_HID' 0C 41 D0 05 01              EISA ID "PNP0501"
+ *   08 '_CRS' 11 10 0A 0D <13 bytes>      BufferOp, PkgLength 16, BufferSize 13
+ *   47 01 lo hi lo hi 01 08               IO: 16-bit decode, min, max, align 1, length 8
+ *   22 mask-lo mask-hi                    IRQNoFlags: edge, active high, IRQ_COM1
+ *   79 00                                 EndTag */
+static const uint8_t aml_com1[] = {
+	0x5b, 0x82, 0x25, 'C', 'O', 'M', '1',
+	0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x05, 0x01,
+	0x08, '_', 'C', 'R', 'S', 0x11, 0x10, 0x0a, 0x0d,
+	0x47, 0x01, PORT_COM1 & 0xff, PORT_COM1 >> 8, PORT_COM1 & 0xff, PORT_COM1 >> 8, 0x01, 0x08,
+	0x22, (1u << IRQ_COM1) & 0xff, (1u << IRQ_COM1) >> 8,
+	0x79, 0x00,
+};
+_Static_assert(sizeof(aml_com1) == 39 && 0x25 == sizeof(aml_com1) - 2, "COM1 device PkgLength");
+
 /* DSDT (ACPI 6.4 5.2.11.1), revision 2 (64-bit AML integers): \_S5_, then
- * Scope(\_SB_) { 10 <PkgLength> '\_SB_' <one CPU device per vCPU> }. */
+ * Scope(\_SB_) { 10 <PkgLength> '\_SB_' <one CPU device per vCPU> <RTC> <COM1> }. */
 static long build_dsdt(struct acpi_area *a, unsigned int nr_cpus)
 {
 	long start = area_begin_table(a);
@@ -288,7 +333,8 @@ static long build_dsdt(struct acpi_area *a, unsigned int nr_cpus)
 		return -ENOSPC;
 	memcpy(p, aml_s5, sizeof(aml_s5));
 
-	size_t body = 5 + (size_t)nr_cpus * AML_CPU_DEVICE_LEN; /* '\_SB_' + devices */
+	/* '\_SB_' + devices */
+	size_t body = 5 + (size_t)nr_cpus * AML_CPU_DEVICE_LEN + sizeof(aml_rtc) + sizeof(aml_com1);
 	size_t n = aml_pkglen(pkglen, body);
 	p = area_append(a, 1 + n + body);
 	if (!n || !p)
@@ -300,6 +346,9 @@ static long build_dsdt(struct acpi_area *a, unsigned int nr_cpus)
 	p += 5;
 	for (unsigned int i = 0; i < nr_cpus; i++, p += AML_CPU_DEVICE_LEN)
 		aml_cpu_device(p, i);
+	memcpy(p, aml_rtc, sizeof(aml_rtc));
+	p += sizeof(aml_rtc);
+	memcpy(p, aml_com1, sizeof(aml_com1));
 	area_end_table(a, (size_t)start, "DSDT", 2);
 	return start;
 }
@@ -320,6 +369,7 @@ static long build_fadt(struct acpi_area *a, size_t dsdt)
 	f->dsdt = (uint32_t)area_gpa(dsdt);
 	f->x_dsdt = area_gpa(dsdt);
 	f->sci_int = FADT_SCI_IRQ;
+	f->century = FADT_CENTURY_CMOS_INDEX; /* no day/month alarm registers */
 	f->iapc_boot_arch = FADT_IAPC_BOOT_ARCH;
 	f->flags = FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP;
 	f->reset_reg = pm_port_gas();
