@@ -375,7 +375,7 @@ enum vm_exit vm_run(struct vm *vm)
 		}
 		if (want_in && n > 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
 			stdin_open = pump_stdin(vm);
-		if (want_poll && vm->nr_vcpus)
+		if (want_poll && n == 0 && vm->nr_vcpus)
 			vcpu_kick(&vm->vcpus[0]);
 	}
 	atomic_store(&vm->stopping, true);
