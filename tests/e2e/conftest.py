@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-KILN = Path(os.environ.get("KILN", REPO / "build" / "kiln"))
+KILN = Path(os.environ.get("KILN", REPO / "build" / "kiln")).absolute()
 TIME_SCALE = float(os.environ.get("KILN_E2E_TIME_SCALE", "1"))
 TAIL_CHARS = 4000
 
@@ -121,8 +121,11 @@ class Kiln:
     def send(self, text):
         """Writes text to kiln's stdin (the guest's COM1)."""
         data = text.encode() if isinstance(text, str) else text
-        self.proc.stdin.write(data)
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+        except OSError as e:  # BrokenPipeError: kiln has exited
+            raise AssertionError("%s: cannot send %r: %s" % (self.name, data, e)) from None
 
     def wait(self, timeout):
         """Waits for kiln to exit and returns its status; kills it and fails on timeout."""

@@ -20,7 +20,7 @@ def assert_insn_report(k, insn_hex):
     assert re.search(r"(?m)^kiln: ", err), "no 'kiln: ' line on stderr"
     assert "RIP" in err and "CPL" in err, "report lacks RIP/CPL"
     pat = r"(?i)(?<![0-9a-f])%s(?![0-9a-f])" % re.escape(insn_hex)
-    assert re.search(pat, err), "report lacks instruction bytes '%s'\n%s" % (insn_hex)
+    assert re.search(pat, err), "report lacks instruction bytes '%s'" % insn_hex
 
 
 def boot(run_kiln, guest, *extra, name=None):
@@ -50,9 +50,12 @@ def test_serial_to_file(run_kiln, guests, tmp_path):
 
 @pytest.mark.parametrize("mode", ["null", "off"])
 def test_serial_silenced(run_kiln, guests, mode):
-    k = boot(run_kiln, guests["hello"], "--serial", mode)
+    """No guest output on stdout; the debug-port codes (-vv) show that the guest did run."""
+    k = boot(run_kiln, guests["debug_port"], "--serial", mode, "-vv")
     assert k.wait(T) == 0
     assert k.stdout == ""
+    assert re.search(LOG_LINE + r".*(?<![0-9a-z])(?:0x)?a5(?![0-9a-z])", k.stderr), \
+        "guest did not run to its last debug-port write"
 
 
 def test_serial_input_round_trip(run_kiln, guests):
@@ -137,5 +140,6 @@ def test_debug_port_logged_with_vv(run_kiln, guests):
 
 def test_debug_port_quiet_by_default(run_kiln, guests):
     k = boot(run_kiln, guests["debug_port"])
+    k.expect(r"debug-port-done\n", T)
     assert k.wait(T) == 0
     assert not re.search(LOG_LINE + r".*(?<![0-9a-z])(0x)?5a(?![0-9a-z])", k.stderr)
