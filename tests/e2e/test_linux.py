@@ -26,7 +26,7 @@ VMS = {
     "bzimage": {"test": "test_bzimage_2cpus_shell_reboot_poweroff", "kernel": "vmlinuz",
                 "args": ["--cpus", "boot=2", "--memory", "size=256M"]},
     "pvh": {"test": "test_pvh_vmlinux_poweroff", "kernel": "vmlinux",
-            "args": ["--cpus", "boot=1", "--memory", "size=256M"]},
+            "args": ["--cpus", "boot=2", "--memory", "size=256M"]},
 }
 
 
@@ -100,7 +100,9 @@ def test_bzimage_2cpus_shell_reboot_poweroff(request, linux_pool):
 def test_pvh_vmlinux_poweroff(request, linux_pool):
     k = vm_for(request, linux_pool, "pvh")
     _, cpus, mem = wait_for_init(k)
-    assert cpus == 1
+    # 2 vCPUs: on a host that emulates guest kernel mode a kernel thread was seen spinning for
+    # minutes (kcompactd, under heavy host load); with one vCPU that stalls /init entirely.
+    assert cpus == 2
     assert 150_000 <= mem <= 262_144, "implausible MemTotal %d kB for 256M" % mem
     k.expect(PROMPT, SHELL_T)
     k.send("poweroff -f\n")
