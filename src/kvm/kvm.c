@@ -80,7 +80,6 @@ int kvm_get_supported_cpuid(const struct kvm_sys *sys, struct kvm_cpuid2 **out)
 
 int kvm_vm_create(const struct kvm_sys *sys, struct kvm_vm *vm)
 {
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	uint64_t ident = LAYOUT_IDENTITY_MAP_ADDR;
 	int r;
 
@@ -93,17 +92,22 @@ int kvm_vm_create(const struct kvm_sys *sys, struct kvm_vm *vm)
 		goto err;
 	/* Only VMX needs the identity map; other backends may refuse it harmlessly. */
 	(void)xioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &ident);
-	r = xioctl(vm->fd, KVM_CREATE_IRQCHIP, NULL);
-	if (r < 0)
-		goto err;
-	r = xioctl(vm->fd, KVM_CREATE_PIT2, &pit);
-	if (r < 0)
-		goto err;
 	return 0;
 err:
 	close(vm->fd);
 	vm->fd = -1;
 	return r;
+}
+
+int kvm_vm_create_irqchip(struct kvm_vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	int r = xioctl(vm->fd, KVM_CREATE_IRQCHIP, NULL);
+
+	if (r < 0)
+		return r;
+	r = xioctl(vm->fd, KVM_CREATE_PIT2, &pit);
+	return r < 0 ? r : 0;
 }
 
 void kvm_vm_close(struct kvm_vm *vm)

@@ -258,6 +258,11 @@ int vm_create(struct vm *vm, struct vmm *vmm)
 	r = setup_memory(vm);
 	if (r)
 		goto fail;
+	r = kvm_vm_create_irqchip(&vm->kvm);
+	if (r) {
+		log_error("kvm", "cannot create the in-kernel irqchip and PIT: %s", strerror(-r));
+		goto fail;
+	}
 	r = load_payload(vm);
 	if (r)
 		goto fail;
