@@ -1,15 +1,11 @@
-/* kiln: a KVM micro-VM monitor with Cloud Hypervisor's command line. */
-#include <errno.h>
+/* kiln: a KVM micro-VM monitor with Cloud Hypervisor's command line and REST API. */
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "util/log.h"
 #include "vmm/config.h"
-#include "vmm/console.h"
+#include "vmm/controller.h"
 #include "vmm/vcpu.h"
-#include "vmm/vm.h"
 
 #define EXIT_VM_FAILED 1
 #define EXIT_USAGE 2
@@ -17,12 +13,11 @@
 int main(int argc, char **argv)
 {
 	struct vm_config cfg;
-	struct vmm vmm;
 	char err[512];
 	int r, status = EXIT_VM_FAILED;
 
 	log_init();
-	signal(SIGPIPE, SIG_IGN); /* a closed serial output must not kill kiln */
+	signal(SIGPIPE, SIG_IGN); /* a closed serial output or API client must not kill kiln */
 	r = config_parse(argc, argv, &cfg, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "kiln: error: %s\n", err);
@@ -38,35 +33,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_threshold = (enum log_level)(LOG_WARN + (cfg.verbosity > 2 ? 2 : cfg.verbosity));
-	if (vcpu_signals_init() < 0)
-		goto out_cfg;
-	if (vmm_init(&vmm, &cfg))
-		goto out_cfg;
-	if (cfg.serial == OUTPUT_TTY)
-		console_raw_mode();
-
-	for (unsigned int boot = 1;; boot++) {
-		struct vm vm;
-		enum vm_exit why;
-
-		if (vm_create(&vm, &vmm))
-			break;
-		log_info("vm", "boot %u: %u vCPU(s), %llu MiB", boot, cfg.boot_vcpus,
-			 (unsigned long long)(cfg.memory_size >> 20));
-		why = vm_run(&vm);
-		vm_destroy(&vm);
-		if (why == VM_EXIT_RESET) {
-			log_info("vm", "rebooting: building a new VM with the same payload");
-			host_quirks_reset_vm(&vmm.quirks);
-			continue;
-		}
-		if (why == VM_EXIT_POWEROFF)
-			status = 0;
-		break;
-	}
-	console_restore();
-	vmm_cleanup(&vmm);
-out_cfg:
+	if (vcpu_signals_init() == 0)
+		status = controller_run(&cfg);
 	config_free(&cfg);
 	return status;
 }

@@ -346,6 +346,30 @@ static int parse_quirks(struct parser *p, const struct option_desc *o, const cha
 	return 0;
 }
 
+/* --api-socket / --event-monitor: path=PATH, fd=N, or a bare PATH (as Cloud Hypervisor). */
+static int parse_endpoint(struct parser *p, const struct option_desc *o, const char *val)
+{
+	char **path = (char **)((char *)p->cfg + o->field);
+	int *fd = (int *)((char *)p->cfg + o->file);
+	unsigned int n;
+
+	if (!strncmp(val, "fd=", 3)) {
+		if (parse_count(val + 3, 1u << 20, &n) < 0 && strcmp(val + 3, "0"))
+			return fail(p, "--%s: '%s' is not a file descriptor number; expected %s",
+				    o->name, val + 3, o->form);
+		*fd = strcmp(val + 3, "0") ? (int)n : 0;
+		return 0;
+	}
+	if (!strncmp(val, "path=", 5))
+		val += 5;
+	else if (strchr(val, '=') && !strchr(val, '/'))
+		return fail(p, "--%s: '%s' is not valid; expected %s", o->name, val, o->form);
+	if (!*val)
+		return fail(p, "--%s: empty path; expected %s", o->name, o->form);
+	*path = strdup(val);
+	return *path ? 0 : fail_nomem(p);
+}
+
 static int parse_string(struct parser *p, const struct option_desc *o, const char *val)
 {
 	char **field = (char **)((char *)p->cfg + o->field);
@@ -365,13 +389,20 @@ static const struct option_desc options[] = {
 	{ "serial", "tty|file=<path>|null|off", parse_output, CFG(serial), CFG(serial_file) },
 	{ "console", "off|null|tty|file=<path>", parse_output, CFG(console), CFG(console_file) },
 	{ "host-quirks", "auto|on|off", parse_quirks, 0, 0 },
+	{ "api-socket", "path=<path>|fd=<n>", parse_endpoint, CFG(api_socket_path),
+	  CFG(api_socket_fd) },
+	{ "event-monitor", "path=<path>|fd=<n>", parse_endpoint, CFG(event_monitor_path),
+	  CFG(event_monitor_fd) },
 };
+
+/* options[] indices of the VM options that need --kernel (bits of parser.seen). */
+#define VM_OPTION_BITS 0x7eu /* initramfs, cmdline, cpus, memory, serial, console */
 
 #define NR_OPTIONS (sizeof(options) / sizeof(options[0]))
 
 /* Cloud Hypervisor options kiln does not implement yet: named in the error, not "unknown". */
 static const char *const unsupported[] = {
-	"api-socket", "balloon", "debug-console", "device", "disk", "firmware", "fs", "log-file",
+	"balloon", "debug-console", "device", "disk", "firmware", "fs", "log-file",
 	"memory-zone", "net", "numa", "platform", "pmem", "pvpanic", "restore", "rng", "seccomp",
 	"tpm", "user-device", "vdpa", "vsock", "watchdog", NULL,
 };
@@ -469,7 +500,68 @@ static int parse_args(struct parser *p, int argc, char *const argv[])
 static const struct vm_config defaults = {
 	.boot_vcpus = 1, .max_vcpus = 1, .memory_size = DEFAULT_MEMORY,
 	.serial = OUTPUT_TTY, .console = OUTPUT_OFF, .host_quirks = QUIRKS_AUTO,
+	.api_socket_fd = -1, .event_monitor_fd = -1,
 };
+
+void config_init_defaults(struct vm_config *cfg)
+{
+	*cfg = defaults;
+}
+
+int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	struct parser p = { .cfg = NULL, .err = err, .errlen = errlen };
+
+	if (!cfg->kernel || !cfg->kernel[0])
+		return fail(&p, "payload.kernel is required (the VM needs a payload)");
+	if (cfg->boot_vcpus < 1 || cfg->boot_vcpus > CONFIG_MAX_VCPUS)
+		return fail(&p, "cpus.boot_vcpus=%u is out of range; expected 1..%d",
+			    cfg->boot_vcpus, CONFIG_MAX_VCPUS);
+	if (cfg->max_vcpus < cfg->boot_vcpus || cfg->max_vcpus > CONFIG_MAX_VCPUS)
+		return fail(&p, "cpus.max_vcpus=%u is out of range; expected boot_vcpus..%d",
+			    cfg->max_vcpus, CONFIG_MAX_VCPUS);
+	if (cfg->memory_size < MIN_MEMORY || cfg->memory_size > MAX_MEMORY)
+		return fail(&p, "memory.size=%llu is out of range; expected 1 MiB..1 TiB in bytes",
+			    (unsigned long long)cfg->memory_size);
+	if (cfg->memory_size % PAGE_SIZE_4K)
+		return fail(&p, "memory.size=%llu is not a multiple of 4096 (the page size)",
+			    (unsigned long long)cfg->memory_size);
+	if (cfg->serial == OUTPUT_FILE && (!cfg->serial_file || !cfg->serial_file[0]))
+		return fail(&p, "serial.file is required with mode File");
+	if (cfg->console == OUTPUT_FILE && (!cfg->console_file || !cfg->console_file[0]))
+		return fail(&p, "console.file is required with mode File");
+	return 0;
+}
+
+static int dup_str(char **dst, const char *src)
+{
+	*dst = NULL;
+	if (!src)
+		return 0;
+	*dst = strdup(src);
+	return *dst ? 0 : -ENOMEM;
+}
+
+int config_copy_vm(struct vm_config *dst, const struct vm_config *src)
+{
+	*dst = *src;
+	dst->api_socket_path = dst->event_monitor_path = NULL;
+	dst->api_socket_fd = dst->event_monitor_fd = -1;
+	dst->nr_cpu_features = 0;
+	if (dup_str(&dst->kernel, src->kernel) || dup_str(&dst->initramfs, src->initramfs) ||
+	    dup_str(&dst->cmdline, src->cmdline) || dup_str(&dst->serial_file, src->serial_file) ||
+	    dup_str(&dst->console_file, src->console_file))
+		goto nomem;
+	for (unsigned int i = 0; i < src->nr_cpu_features; i++) {
+		if (dup_str(&dst->cpu_features[i], src->cpu_features[i]))
+			goto nomem;
+		dst->nr_cpu_features = i + 1;
+	}
+	return 0;
+nomem:
+	config_free(dst);
+	return -ENOMEM;
+}
 
 int config_parse(int argc, char *const argv[], struct vm_config *cfg, char *err, size_t errlen)
 {
@@ -482,8 +574,14 @@ int config_parse(int argc, char *const argv[], struct vm_config *cfg, char *err,
 		return -EINVAL;
 	*cfg = defaults;
 	ret = parse_args(&p, argc, argv);
-	if (ret == 0 && !cfg->kernel)
-		ret = fail(&p, "--kernel is required (the VM needs a payload)");
+	if (ret == 0 && !cfg->kernel && !config_has_api(cfg))
+		ret = fail(&p, "--kernel is required (the VM needs a payload), unless --api-socket "
+			   "is given to create the VM through the REST API");
+	else if (ret == 0 && !cfg->kernel && (p.seen & VM_OPTION_BITS)) {
+		unsigned int i = (unsigned int)__builtin_ctz(p.seen & VM_OPTION_BITS);
+		ret = fail(&p, "--%s needs --kernel; without --kernel the VM's configuration comes "
+			   "from PUT /api/v1/vm.create", options[i].name);
+	}
 	if (ret != 0) /* error, or help/version: nothing of the parse is kept */
 		config_free(cfg);
 	if (ret > 0)
@@ -502,7 +600,10 @@ void config_free(struct vm_config *cfg)
 		free(cfg->cpu_features[i]);
 	free(cfg->serial_file);
 	free(cfg->console_file);
+	free(cfg->api_socket_path);
+	free(cfg->event_monitor_path);
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->api_socket_fd = cfg->event_monitor_fd = -1;
 }
 
 void config_print_help(void)
@@ -511,6 +612,7 @@ void config_print_help(void)
 	const struct cpu_feature *t = cpu_feature_table(&count);
 
 	fputs("Usage: kiln --kernel <path> [OPTIONS]\n"
+	      "       kiln --api-socket <path> [OPTIONS]   (the VM comes from PUT vm.create)\n"
 	      "Launch a kiln micro-VM (Cloud Hypervisor command-line syntax).\n\n"
 	      "  --kernel <path>       PVH ELF vmlinux or bzImage to boot (required)\n"
 	      "  --initramfs <path>    initramfs image [default: none]\n"
@@ -531,6 +633,10 @@ void config_print_help(void)
 	      "  --host-quirks auto|on|off\n"
 	      "                        workarounds for hosts whose KVM emulates guest kernel mode\n"
 	      "                        (nested PVM); auto detects such hosts [default: auto]\n"
+	      "  --api-socket path=<path>|fd=<n>\n"
+	      "                        serve Cloud Hypervisor's REST API on a Unix socket\n"
+	      "  --event-monitor path=<path>|fd=<n>\n"
+	      "                        write lifecycle events as JSON lines\n"
 	      "  -v                    more log output, repeatable (-vv) [default: warnings]\n"
 	      "  -h, --help            print this help and exit\n"
 	      "  -V, --version         print the version and exit\n\n"

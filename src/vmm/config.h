@@ -32,7 +32,18 @@ struct vm_config {
 	char *console_file;
 	int verbosity;           /* number of -v */
 	enum quirks_mode host_quirks; /* --host-quirks auto|on|off */
+	/* Process options (not part of a VM's configuration): */
+	char *api_socket_path;   /* --api-socket path=PATH (or bare PATH); owned, or NULL */
+	int api_socket_fd;       /* --api-socket fd=N: an inherited listening socket; -1 if none */
+	char *event_monitor_path; /* --event-monitor path=PATH; owned, or NULL */
+	int event_monitor_fd;    /* --event-monitor fd=N: an inherited writable fd; -1 if none */
 };
+
+/* True when kiln serves the REST API (--api-socket given). */
+static inline bool config_has_api(const struct vm_config *cfg)
+{
+	return cfg->api_socket_path || cfg->api_socket_fd >= 0;
+}
 
 /* What config_parse() asks the caller to do. */
 enum config_action { CONFIG_RUN, CONFIG_HELP, CONFIG_VERSION };
@@ -40,8 +51,22 @@ enum config_action { CONFIG_RUN, CONFIG_HELP, CONFIG_VERSION };
 /* Parses argv (argv[0] is the program name) into cfg, starting from defaults.
  * On error returns -EINVAL and writes a one-line message naming the option and the expected
  * form into err (errlen bytes, NUL-terminated, no trailing newline); cfg is then freed.
- * On success returns a config_action. A missing --kernel is an error for CONFIG_RUN. */
+ * On success returns a config_action. A missing --kernel is an error for CONFIG_RUN unless
+ * --api-socket is given (the VM then comes from vm.create); cfg->kernel is NULL then. */
 int config_parse(int argc, char *const argv[], struct vm_config *cfg, char *err, size_t errlen);
+
+/* Defaults for a VM configuration (1 vCPU, 512 MiB, serial tty, console off): what
+ * vm.create starts from before applying its JSON. No strings are allocated. */
+void config_init_defaults(struct vm_config *cfg);
+
+/* Checks the VM part of cfg as the command-line parser does (vCPU counts, memory size range
+ * and alignment, CPU feature names, a kernel path). Returns 0, or -EINVAL with a one-line
+ * message naming the field (JSON names: "cpus.boot_vcpus", "memory.size", ...) in err. */
+int config_validate(const struct vm_config *cfg, char *err, size_t errlen);
+
+/* Deep copy of the VM part of src into dst (process options are not copied: dst gets none).
+ * Returns 0 or -ENOMEM (dst then holds nothing to free). */
+int config_copy_vm(struct vm_config *dst, const struct vm_config *src);
 
 /* Releases the strings cfg owns and zeroes it. */
 void config_free(struct vm_config *cfg);

@@ -30,7 +30,7 @@ void console_raw_mode(void)
 	struct termios raw;
 	struct sigaction sa;
 
-	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved) < 0)
+	if (raw_active || !isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved) < 0)
 		return;
 	raw = saved;
 	/* Like cfmakeraw(), but keep output post-processing so kiln's own messages stay readable

@@ -171,7 +171,13 @@ static void *vcpu_thread(void *arg)
 	tls_run = c->kvm.run;
 
 	while (!atomic_load(&vm->stopping)) {
-		int r = kvm_vcpu_run(&c->kvm);
+		int r;
+
+		if (atomic_load(&vm->pause_requested)) {
+			vm_vcpu_park(vm);
+			continue;
+		}
+		r = kvm_vcpu_run(&c->kvm);
 
 		if (r == -EINTR || r == -EAGAIN) {
 			c->kvm.run->immediate_exit = 0;

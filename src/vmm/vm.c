@@ -80,12 +80,11 @@ static int open_serial(struct vmm *vmm)
 	return 0;
 }
 
-int vmm_init(struct vmm *vmm, const struct vm_config *cfg)
+int vmm_init(struct vmm *vmm, enum quirks_mode quirks)
 {
 	int r;
 
 	memset(vmm, 0, sizeof(*vmm));
-	vmm->cfg = cfg;
 	vmm->sys.fd = -1;
 	vmm->serial_out_fd = -1;
 
@@ -101,8 +100,21 @@ int vmm_init(struct vmm *vmm, const struct vm_config *cfg)
 		log_error("kvm", "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(-r));
 		goto fail;
 	}
-	host_quirks_init(&vmm->quirks, cfg->host_quirks);
+	host_quirks_init(&vmm->quirks, quirks);
 	log_info("host", "%s", vmm->quirks.why);
+	return 0;
+
+fail:
+	vmm_cleanup(vmm);
+	return r;
+}
+
+int vmm_configure(struct vmm *vmm, const struct vm_config *cfg)
+{
+	int r;
+
+	vmm_unconfigure(vmm);
+	vmm->cfg = cfg;
 	r = build_mask(vmm);
 	if (r) {
 		log_error("cpu", "too many CPU features to hide");
@@ -121,19 +133,27 @@ int vmm_init(struct vmm *vmm, const struct vm_config *cfg)
 	return 0;
 
 fail:
-	vmm_cleanup(vmm);
+	vmm_unconfigure(vmm);
 	return r;
 }
 
-void vmm_cleanup(struct vmm *vmm)
+void vmm_unconfigure(struct vmm *vmm)
 {
-	free(vmm->supported_cpuid);
-	vmm->supported_cpuid = NULL;
 	free(vmm->cmdline);
 	vmm->cmdline = NULL;
 	if (vmm->serial_out_fd > STDERR_FILENO)
 		close(vmm->serial_out_fd);
 	vmm->serial_out_fd = -1;
+	vmm->serial_in = false;
+	memset(&vmm->mask, 0, sizeof(vmm->mask));
+	vmm->cfg = NULL;
+}
+
+void vmm_cleanup(struct vmm *vmm)
+{
+	vmm_unconfigure(vmm);
+	free(vmm->supported_cpuid);
+	vmm->supported_cpuid = NULL;
 	kvm_sys_close(&vmm->sys);
 }
 
@@ -167,6 +187,7 @@ static int register_devices(struct vm *vm)
 	vm->acpi_pm = (struct acpi_pm){ .power_fn = vm_power_event, .power_opaque = vm };
 	uint64_t low = vm->mem.regions[0].size;
 	cmos_init(&vm->cmos, low, vm->mem.ram_size - low);
+	ged_init(&vm->ged, IRQ_GED, vm_irq_line, vm);
 
 	vm->pio.kind = "pio";
 	vm->mmio.kind = "mmio";
@@ -184,6 +205,9 @@ static int register_devices(struct vm *vm)
 		r = bus_register(&vm->pio, PORT_DEBUG, 1, debug_port_pio, NULL, "debug-port");
 	if (!r)
 		r = bus_register(&vm->pio, PORT_ACPI_PM, 1, acpi_pm_pio, &vm->acpi_pm, "acpi-pm");
+	if (!r)
+		r = bus_register(&vm->mmio, LAYOUT_GED_ADDR, LAYOUT_GED_SIZE, ged_mmio, &vm->ged,
+				 "ged");
 	return r;
 }
 
@@ -247,6 +271,8 @@ int vm_create(struct vm *vm, struct vmm *vmm)
 	memset(vm, 0, sizeof(*vm));
 	vm->vmm = vmm;
 	vm->kvm.fd = -1;
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->wake_fd < 0)
 		return -errno;
@@ -309,10 +335,22 @@ void vm_request_exit(struct vm *vm, enum vm_exit why)
 
 	atomic_compare_exchange_strong(&vm->exit, &expected, (int)why);
 	atomic_store(&vm->stopping, true);
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	ssize_t w = write(vm->wake_fd, &one, sizeof(one));
 	(void)w;
+}
+
+int vm_power_button(struct vm *vm)
+{
+	if (!vm)
+		return -EINVAL;
+	if (atomic_load(&vm->stopping) || atomic_load(&vm->exit) != VM_EXIT_NONE)
+		return -ESHUTDOWN;
+	return ged_power_button(&vm->ged);
 }
 
 /* Moves bytes from stdin into the UART while it has room. Returns false on EOF or error. */
@@ -342,56 +380,146 @@ static void dump_handler(int sig)
 	dump_pending = 1;
 }
 
-enum vm_exit vm_run(struct vm *vm)
+int vm_start(struct vm *vm)
 {
-	struct vmm *vmm = vm->vmm;
-	bool stdin_open = vmm->serial_in && vm->vmm->cfg->serial == OUTPUT_TTY;
-	unsigned int i;
 	struct sigaction sa = { .sa_handler = dump_handler };
 
 	/* SIGUSR2: every vCPU logs where it is (for a guest that seems stuck). */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR2, &sa, NULL);
-	for (i = 0; i < vm->nr_vcpus; i++) {
+	vm->stdin_open = vm->vmm->serial_in && vm->vmm->cfg->serial == OUTPUT_TTY;
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		int r = vcpu_start(&vm->vcpus[i]);
 		if (r) {
 			log_error("vcpu", "cannot start vCPU %u thread: %s", i, strerror(-r));
 			vm_request_exit(vm, VM_EXIT_FATAL);
-			break;
+			return r;
 		}
 	}
-	while (atomic_load(&vm->exit) == VM_EXIT_NONE) {
+	return 0;
+}
+
+bool vm_wants_stdin(const struct vm *vm)
+{
+	return vm->stdin_open && !atomic_load(&vm->pause_requested) &&
+	       serial_rx_space(vm->serial) > 0;
+}
+
+int vm_poll_timeout_ms(const struct vm *vm)
+{
+	/* A full receive FIFO is re-checked every 10 ms; the quirks poll every 50 ms. */
+	if (vm->stdin_open && !vm_wants_stdin(vm) && !atomic_load(&vm->pause_requested))
+		return 10;
+	return host_quirks_want_poll(&vm->vmm->quirks) ? 50 : -1;
+}
+
+void vm_service(struct vm *vm, bool wake, bool stdin_ready, bool timed_out)
+{
+	uint64_t v;
+
+	if (wake) {
+		ssize_t n = read(vm->wake_fd, &v, sizeof(v));
+		(void)n;
+	}
+	if (dump_pending) {
+		dump_pending = 0;
+		for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+			vcpu_request_dump(&vm->vcpus[i]);
+	}
+	if (stdin_ready && vm_wants_stdin(vm))
+		vm->stdin_open = pump_stdin(vm);
+	if (timed_out && host_quirks_want_poll(&vm->vmm->quirks) && vm->nr_vcpus &&
+	    !atomic_load(&vm->pause_requested))
+		vcpu_kick(&vm->vcpus[0]);
+}
+
+enum vm_exit vm_exit_reason(const struct vm *vm)
+{
+	return (enum vm_exit)atomic_load(&vm->exit);
+}
+
+enum vm_exit vm_run(struct vm *vm)
+{
+	if (vm_start(vm))
+		return VM_EXIT_FATAL;
+	while (vm_exit_reason(vm) == VM_EXIT_NONE) {
 		struct pollfd p[2] = {
 			{ .fd = vm->wake_fd, .events = POLLIN },
 			{ .fd = STDIN_FILENO, .events = POLLIN },
 		};
-		bool want_in = stdin_open && serial_rx_space(vm->serial) > 0;
-		bool want_poll = host_quirks_want_poll(&vmm->quirks);
-		/* A full receive FIFO is re-checked every 10 ms; the quirks poll every 50 ms. */
-		int timeout = stdin_open && !want_in ? 10 : want_poll ? 50 : -1;
-		int n = poll(p, want_in ? 2 : 1, timeout);
+		bool want_in = vm_wants_stdin(vm);
+		int n = poll(p, want_in ? 2 : 1, vm_poll_timeout_ms(vm));
 
 		if (n < 0 && errno != EINTR)
 			break;
-		if (dump_pending) {
-			dump_pending = 0;
-			for (i = 0; i < vm->nr_vcpus; i++)
-				vcpu_request_dump(&vm->vcpus[i]);
-		}
-		if (want_in && n > 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
-			stdin_open = pump_stdin(vm);
-		if (want_poll && n == 0 && vm->nr_vcpus)
-			vcpu_kick(&vm->vcpus[0]);
+		vm_service(vm, n > 0 && (p[0].revents & POLLIN),
+			   want_in && n > 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)), n == 0);
 	}
 	atomic_store(&vm->stopping, true);
-	for (i = 0; i < vm->nr_vcpus; i++)
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
-	return (enum vm_exit)atomic_load(&vm->exit);
+	return vm_exit_reason(vm);
+}
+
+/* Waits (bounded) until every started vCPU is parked or the VM is stopping. */
+static int wait_parked(struct vm *vm)
+{
+	struct timespec deadline;
+	int r = 0;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 5;
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->parked < vm->nr_vcpus && !atomic_load(&vm->stopping) && r == 0)
+		r = pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &deadline);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return r ? -ETIMEDOUT : 0;
+}
+
+int vm_pause(struct vm *vm)
+{
+	int r;
+
+	if (atomic_exchange(&vm->pause_requested, true))
+		return -EALREADY;
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	r = wait_parked(vm);
+	if (r) {
+		log_error("vm", "pause: not every vCPU stopped within 5 s; resuming");
+		vm_resume(vm);
+	}
+	return r;
+}
+
+int vm_resume(struct vm *vm)
+{
+	if (!atomic_load(&vm->pause_requested))
+		return -EALREADY;
+	pthread_mutex_lock(&vm->pause_lock);
+	atomic_store(&vm->pause_requested, false);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return 0;
+}
+
+void vm_vcpu_park(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (atomic_load(&vm->pause_requested) && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->parked--;
+	pthread_mutex_unlock(&vm->pause_lock);
 }
 
 void vm_destroy(struct vm *vm)
 {
 	atomic_store(&vm->stopping, true);
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
@@ -405,4 +533,6 @@ void vm_destroy(struct vm *vm)
 	if (vm->wake_fd >= 0)
 		close(vm->wake_fd);
 	vm->wake_fd = -1;
+	pthread_cond_destroy(&vm->pause_cond);
+	pthread_mutex_destroy(&vm->pause_lock);
 }

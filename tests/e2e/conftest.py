@@ -213,3 +213,47 @@ def run_kiln(request, kiln_bin, tmp_path):
     yield start
     for k in runs:
         k.kill()
+
+
+class ApiClient:
+    """Minimal HTTP/1.1 client for kiln's REST API on a Unix socket (a new connection per
+    request, as ch-remote does). Returns (status, body text)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def request(self, method, endpoint, body=None, timeout=30):
+        import http.client
+        import socket
+
+        class Conn(http.client.HTTPConnection):
+            def connect(conn):
+                conn.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                conn.sock.settimeout(timeout)
+                conn.sock.connect(self.path)
+
+        c = Conn("localhost", timeout=timeout)
+        try:
+            headers = {"Content-Type": "application/json"} if body is not None else {}
+            c.request(method, "/api/v1/" + endpoint, body=body, headers=headers)
+            r = c.getresponse()
+            return r.status, r.read().decode(errors="replace")
+        finally:
+            c.close()
+
+    def get(self, endpoint):
+        return self.request("GET", endpoint)
+
+    def put(self, endpoint, body=None):
+        return self.request("PUT", endpoint, body)
+
+    def wait_ready(self, timeout=10):
+        """Polls vmm.ping until kiln answers (it starts listening before anything else)."""
+        deadline = time.monotonic() + timeout * TIME_SCALE
+        while True:
+            try:
+                return self.get("vmm.ping")
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)

@@ -6,12 +6,21 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "arch/x86_64/acpi.h"
 #include "arch/x86_64/layout.h"
 #include "hw/acpi_pm.h"
+#include "hw/ged.h"
 
 #define RAM_SIZE (64 * MIB)
 
@@ -89,6 +98,8 @@ static uint64_t check_fadt(const struct guest_mem *m, uint64_t f)
 	uint32_t flags = (uint32_t)rd(m, f + 112, 4);
 	assert_true(flags & (1u << 20)); /* HW_REDUCED_ACPI */
 	assert_true(flags & (1u << 10)); /* RESET_REG_SUP */
+	assert_true(flags & (1u << 4));  /* PWR_BUTTON: control-method device (\_SB.PWRB) */
+	assert_true(flags & (1u << 5));  /* SLP_BUTTON: none */
 	uint16_t boot_arch = (uint16_t)rd(m, f + 109, 2);
 	assert_int_equal(boot_arch & 0x2e, 0); /* 8042, VGA absent, MSI absent, no RTC */
 	check_gas_pm_port(m, f + 116);
@@ -274,8 +285,117 @@ static uint64_t check_com1_device(const struct guest_mem *m, uint64_t p, uint64_
 	return dev_end;
 }
 
+/* Walks the _CRS resource template of the GED from `p` to `end`: exactly one Extended
+ * Interrupt Descriptor (ACPI 6.4 6.4.3.6) - consumer, edge-triggered, active-high, exclusive,
+ * not wake-capable, one interrupt: IRQ_GED, no resource source - then the end tag. */
+static void check_ged_resources(const struct guest_mem *m, uint64_t p, uint64_t end)
+{
+	assert_int_equal(rd(m, p, 1), 0x89);           /* large item, type 9 */
+	assert_int_equal(rd(m, p + 1, 2), 6);          /* length: no ResourceSource */
+	assert_int_equal(rd(m, p + 3, 1), 0x03);       /* flags: bit 0 consumer, bit 1 edge */
+	assert_int_equal(rd(m, p + 4, 1), 1);          /* interrupt table length */
+	assert_int_equal(rd(m, p + 5, 4), IRQ_GED);
+	p += 3 + 6;
+	assert_int_equal(rd(m, p, 1), 0x79);           /* end tag */
+	assert_int_equal(p + 2, end);
+}
+
+/* Device(GED_) { _HID "ACPI0013", _UID, _CRS, OperationRegion(GDST, SystemMemory, GED status
+ * register, 4), Field(GDST, DWordAcc, NoLock, WriteAsZeros) { GDAT, 32 }, Method(_EVT, 1) {
+ * Local0 = GDAT; If (Local0 & GED_EVENT_POWER_BUTTON) { Notify(\_SB.PWRB, 0x80) } } }
+ * (ACPI 6.4 5.6.9; encodings 20.2). Returns the end of the device. */
+static uint64_t check_ged_device(const struct guest_mem *m, uint64_t p, uint64_t end)
+{
+	unsigned int n;
+
+	assert_true(has_bytes(m, p, "\x5b\x82", 2)); /* DeviceOp */
+	uint64_t dev_end = p + 2 + aml_pkglen(m, p + 2, &n);
+	assert_true(dev_end <= end);
+	p += 2 + n;
+	assert_true(has_bytes(m, p, "GED_", 4));
+	p += 4;
+	/* Name(_HID, "ACPI0013"): a string, as evged.c matches it (not an EISA ID). */
+	assert_true(has_bytes(m, p, "\x08_HID\x0d" "ACPI0013\0", 15));
+	p += 15;
+	assert_true(has_bytes(m, p, "\x08_UID\x00", 6)); /* Zero */
+	p += 6;
+
+	assert_true(has_bytes(m, p, "\x08_CRS\x11", 6)); /* BufferOp */
+	p += 6;
+	uint64_t buf_end = p + aml_pkglen(m, p, &n);
+	p += n;
+	assert_int_equal(rd(m, p, 1), 0x0a); /* BytePrefix buffer size */
+	assert_int_equal(rd(m, p + 1, 1), buf_end - (p + 2));
+	check_ged_resources(m, p + 2, buf_end);
+	p = buf_end;
+
+	/* OperationRegion: ExtOpPrefix 0x80, name, SystemMemory (0), DWord offset, Byte length. */
+	assert_true(has_bytes(m, p, "\x5b\x80GDST\x00\x0c", 8));
+	assert_int_equal(rd(m, p + 8, 4), LAYOUT_GED_ADDR + GED_REG_EVENT_STATUS);
+	assert_true(has_bytes(m, p + 12, "\x0a\x04", 2));
+	p += 14;
+
+	/* Field: ExtOpPrefix 0x81, PkgLength, region, flags, NamedField "GDAT" 32 bits. */
+	assert_true(has_bytes(m, p, "\x5b\x81", 2));
+	uint64_t field_end = p + 2 + aml_pkglen(m, p + 2, &n);
+	p += 2 + n;
+	assert_true(has_bytes(m, p, "GDST", 4));
+	uint8_t flags = (uint8_t)rd(m, p + 4, 1);
+	assert_int_equal(flags & 0x0f, 3);    /* DWordAcc: one 32-bit read of the register */
+	assert_int_equal(flags & 0x10, 0);    /* NoLock */
+	assert_true(has_bytes(m, p + 5, "GDAT\x20", 5));
+	p += 10;
+	assert_int_equal(p, field_end);
+
+	/* Method(_EVT, 1, ...): MethodOp, PkgLength, name, flags (ArgCount in bits 0-2). */
+	assert_int_equal(rd(m, p, 1), 0x14);
+	uint64_t method_end = p + 1 + aml_pkglen(m, p + 1, &n);
+	assert_int_equal(method_end, dev_end);
+	p += 1 + n;
+	assert_true(has_bytes(m, p, "_EVT", 4));
+	assert_int_equal(rd(m, p + 4, 1) & 7, 1);
+	p += 5;
+	assert_true(has_bytes(m, p, "\x70GDAT\x60", 6)); /* Store(GDAT, Local0) */
+	p += 6;
+	assert_int_equal(rd(m, p, 1), 0xa0);              /* IfOp */
+	uint64_t if_end = p + 1 + aml_pkglen(m, p + 1, &n);
+	assert_int_equal(if_end, method_end);
+	p += 1 + n;
+	/* And(Local0, One, NullName): One is GED_EVENT_POWER_BUTTON. */
+	assert_int_equal(GED_EVENT_POWER_BUTTON, 1);
+	assert_true(has_bytes(m, p, "\x7b\x60\x01\x00", 4));
+	p += 4;
+	/* Notify(\_SB_.PWRB, 0x80): RootChar, DualNamePrefix, two NameSegs, BytePrefix 0x80. */
+	assert_true(has_bytes(m, p, "\x86\x5c\x2e_SB_PWRB\x0a\x80", 13));
+	p += 13;
+	assert_int_equal(p, dev_end);
+	return dev_end;
+}
+
+/* Device(PWRB) { Name(_HID, EisaId("PNP0C0C")) Name(_UID, Zero) }: the control-method power
+ * button (ACPI 6.4 4.8.2.2.1.2) Linux's button driver binds. Returns the end of the device. */
+static uint64_t check_pwrb_device(const struct guest_mem *m, uint64_t p, uint64_t end)
+{
+	unsigned int n;
+	char id[8];
+
+	assert_true(has_bytes(m, p, "\x5b\x82", 2));
+	uint64_t dev_end = p + 2 + aml_pkglen(m, p + 2, &n);
+	assert_true(dev_end <= end);
+	p += 2 + n;
+	assert_true(has_bytes(m, p, "PWRB\x08_HID\x0c", 10));
+	eisa_id(m, p + 10, id);
+	assert_string_equal(id, "PNP0C0C");
+	p += 14;
+	assert_true(has_bytes(m, p, "\x08_UID\x00", 6));
+	p += 6;
+	assert_int_equal(p, dev_end);
+	return dev_end;
+}
+
 /* DSDT: \_S5_ package with SLP_TYPa 5, then Scope(\_SB_) holding one ACPI0007 device per
- * CPU whose _UID is its index and the PNP0B00 RTC, ending exactly at the table's end. */
+ * CPU whose _UID is its index, the PNP0B00 RTC, COM1, the GED and the power button, ending
+ * exactly at the table's end. */
 static void check_dsdt(const struct guest_mem *m, uint64_t t, unsigned int nr_cpus)
 {
 	uint32_t len = check_table(m, t, "DSDT");
@@ -307,6 +427,8 @@ static void check_dsdt(const struct guest_mem *m, uint64_t t, unsigned int nr_cp
 	}
 	p = check_rtc_device(m, p, end);
 	p = check_com1_device(m, p, end);
+	p = check_ged_device(m, p, end);
+	p = check_pwrb_device(m, p, end);
 	assert_int_equal(p, end);
 }
 
@@ -406,6 +528,178 @@ static void test_checksum(void **state)
 	assert_int_equal(acpi_checksum(buf, 5), 0);
 }
 
+/* Optional checks with ACPICA's tools (Debian: acpica-tools), skipped when absent. */
+
+/* Returns true when `prog` is an executable file in a $PATH directory. */
+static bool in_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+
+	while (path && *path) {
+		size_t n = strcspn(path, ":");
+
+		if (n && snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, prog) < (int)sizeof(buf) &&
+		    access(buf, X_OK) == 0)
+			return true;
+		path += n + (path[n] == ':');
+	}
+	return false;
+}
+
+/* Runs argv with stdout and stderr to dir/`log`; returns the exit status or -1. */
+static int run_in(const char *dir, const char *log, char *const argv[])
+{
+	posix_spawn_file_actions_t fa;
+	char logpath[512];
+	pid_t pid;
+	int status, r;
+
+	snprintf(logpath, sizeof(logpath), "%s/%s", dir, log);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, NULL);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r != 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Reads dir/name into a NUL-terminated heap buffer (caller frees); *len gets its size. */
+static char *slurp(const char *dir, const char *name, size_t *len)
+{
+	char path[512];
+	FILE *f;
+	char *buf;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	if (len)
+		*len = (size_t)n;
+	return buf;
+}
+
+static void rm_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[512];
+
+	while (d && (e = readdir(d))) {
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			unlink(path);
+		}
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+/* Builds the tables for 2 vCPUs and writes the DSDT to dir/dsdt.dat; returns its length. */
+static uint32_t write_dsdt(const char *dir)
+{
+	struct guest_mem m;
+	char path[512];
+	FILE *f;
+
+	assert_int_equal(guest_mem_init(&m, RAM_SIZE, LAYOUT_MEM_32BIT_HOLE), 0);
+	assert_int_equal(acpi_build(&m, 2), 0);
+	uint64_t xsdt = check_rsdp(&m), fadt = rd(&m, xsdt + 36, 8);
+	assert_true(has_bytes(&m, fadt, "FACP", 4));
+	uint64_t dsdt = rd(&m, fadt + 140, 8);
+	uint32_t len = check_table(&m, dsdt, "DSDT");
+	snprintf(path, sizeof(path), "%s/dsdt.dat", dir);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(guest_mem_ptr(&m, dsdt, len), 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+	guest_mem_free(&m);
+	return len;
+}
+
+/* iasl disassembles the DSDT to the devices we meant, and compiling that ASL again without
+ * optimizations gives byte-identical AML: every encoding is one the reference compiler
+ * produces. */
+static void test_iasl_roundtrip(void **state)
+{
+	char dir[] = "/tmp/kiln-test-acpi-XXXXXX";
+	char dat[64], dsl_path[64], prefix[64];
+	size_t orig_len, re_len;
+
+	if (!in_path("iasl"))
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(dat, sizeof(dat), "%s/dsdt.dat", dir);
+	snprintf(dsl_path, sizeof(dsl_path), "%s/dsdt.dsl", dir);
+	snprintf(prefix, sizeof(prefix), "%s/re", dir);
+	write_dsdt(dir);
+	/* iasl writes dsdt.dsl next to its input. */
+	assert_int_equal(run_in(dir, "d.log", (char *[]){ "iasl", "-d", dat, NULL }), 0);
+	char *dsl = slurp(dir, "dsdt.dsl", NULL);
+	static const char *const expect[] = {
+		"Device (GED)", "Name (_HID, \"ACPI0013\"",
+		"Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive, ,, )",
+		"0x00000005,", "OperationRegion (GDST, SystemMemory, 0xFEA00000, 0x04)",
+		"Field (GDST, DWordAcc, NoLock, WriteAsZeros)", "GDAT,   32",
+		"Method (_EVT, 1, Serialized)", "Notify (\\_SB.PWRB, 0x80)",
+		"Device (PWRB)", "EisaId (\"PNP0C0C\")",
+	};
+	for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++)
+		if (!strstr(dsl, expect[i]))
+			fail_msg("iasl -d output lacks \"%s\":\n%s", expect[i], dsl);
+	assert_int_equal(IRQ_GED, 5);
+	assert_int_equal(LAYOUT_GED_ADDR, 0xfea00000);
+	free(dsl);
+	assert_int_equal(run_in(dir, "c.log",
+				(char *[]){ "iasl", "-oa", "-p", prefix, dsl_path, NULL }), 0);
+	char *orig = slurp(dir, "dsdt.dat", &orig_len), *re = slurp(dir, "re.aml", &re_len);
+	assert_int_equal(orig_len, re_len);
+	assert_memory_equal(orig + 36, re + 36, orig_len - 36); /* headers differ: compiler ID */
+	free(orig);
+	free(re);
+	rm_tree(dir);
+}
+
+/* ACPICA's interpreter runs _EVT: with the status register reading bit 0 set (regions filled
+ * with 0x01 bytes) it notifies PWRB with 0x80, with it clear (filled with 0) nothing. */
+static void test_acpiexec_evt(void **state)
+{
+	char dir[] = "/tmp/kiln-test-acpi-XXXXXX";
+	char dat[64];
+
+	if (!in_path("acpiexec"))
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(dat, sizeof(dat), "%s/dsdt.dat", dir);
+	write_dsdt(dir);
+	assert_int_equal(run_in(dir, "set.log", (char *[]){ "acpiexec", "-fv", "1", "-b",
+				"execute \\_SB.GED_._EVT 5", dat, NULL }), 0);
+	char *out = slurp(dir, "set.log", NULL);
+	if (!strstr(out, "Notify on [PWRB]") || !strstr(out, "Value 0x80"))
+		fail_msg("no Notify(PWRB, 0x80) from _EVT:\n%s", out);
+	free(out);
+	assert_int_equal(run_in(dir, "clear.log", (char *[]){ "acpiexec", "-fv", "0", "-b",
+				"execute \\_SB.GED_._EVT 5", dat, NULL }), 0);
+	out = slurp(dir, "clear.log", NULL);
+	assert_non_null(strstr(out, "Evaluating \\_SB.GED_._EVT"));
+	assert_null(strstr(out, "Notify"));
+	free(out);
+	rm_tree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -416,6 +710,8 @@ int main(void)
 		cmocka_unit_test(test_bad_cpu_counts),
 		cmocka_unit_test(test_area_not_ram),
 		cmocka_unit_test(test_checksum),
+		cmocka_unit_test(test_iasl_roundtrip),
+		cmocka_unit_test(test_acpiexec_evt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -285,6 +285,13 @@ static const struct {
 	{ "--: unknown option", { K, "--=x" } },
 	{ "--disk: Cloud Hypervisor option not supported by kiln yet", { K, "--disk", "path=/x" } },
 	{ "--net: Cloud Hypervisor option not supported", { K, "--net=tap=" } },
+	{ "--cpus needs --kernel", { "--api-socket", "/tmp/s", "--cpus", "boot=2" } },
+	{ "--memory needs --kernel", { "--api-socket=path=/tmp/s", "--memory", "size=1G" } },
+	{ "--api-socket: empty path", { K, "--api-socket", "path=" } },
+	{ "--api-socket: 'x' is not a file descriptor", { K, "--api-socket", "fd=x" } },
+	{ "--api-socket: 'bogus=1' is not valid", { K, "--api-socket", "bogus=1" } },
+	{ "--event-monitor: missing value", { K, "--event-monitor" } },
+	{ "--api-socket given twice", { K, "--api-socket", "/a", "--api-socket", "/b" } },
 	{ "--help: takes no value", { "--help=1" } },
 	{ "--kernel is required (the VM needs a payload)", { "--memory", "size=1G" } },
 	{ "--kernel is required (the VM needs a payload)", { "-v", "--" } },
@@ -293,7 +300,7 @@ static const struct {
 
 static void test_bad_command_lines(void **state)
 {
-	static const struct vm_config zero;
+	static const struct vm_config zero = { .api_socket_fd = -1, .event_monitor_fd = -1 };
 
 	for (size_t i = 0; i < sizeof(bad_cmdlines) / sizeof(bad_cmdlines[0]); i++) {
 		const char *argv[10] = { "kiln" };
@@ -336,8 +343,56 @@ static void test_no_arguments(void **state)
 	const char *argv0[] = { "kiln", NULL };
 
 	assert_int_equal(parse_argv(&cfg, argv0), -EINVAL);
-	assert_string_equal(err, "--kernel is required (the VM needs a payload)");
+	assert_string_equal(err, "--kernel is required (the VM needs a payload), unless "
+				 "--api-socket is given to create the VM through the REST API");
 	assert_int_equal(PARSE(&cfg, "--kernel", "k", "--"), CONFIG_RUN);
+	config_free(&cfg);
+}
+
+/* --api-socket alone is a complete command line (the VM comes from vm.create). */
+static void test_api_socket(void **state)
+{
+	struct vm_config cfg;
+
+	assert_int_equal(PARSE(&cfg, "--api-socket", "/run/k.sock"), CONFIG_RUN);
+	assert_null(cfg.kernel);
+	assert_string_equal(cfg.api_socket_path, "/run/k.sock");
+	assert_int_equal(cfg.api_socket_fd, -1);
+	assert_true(config_has_api(&cfg));
+	config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "--api-socket=path=/x.sock", "--event-monitor", "fd=3"),
+			 CONFIG_RUN);
+	assert_string_equal(cfg.api_socket_path, "/x.sock");
+	assert_int_equal(cfg.event_monitor_fd, 3);
+	config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "--api-socket", "fd=0", "--kernel", "k"), CONFIG_RUN);
+	assert_int_equal(cfg.api_socket_fd, 0);
+	assert_null(cfg.api_socket_path);
+	assert_string_equal(cfg.kernel, "k");
+	config_free(&cfg);
+}
+
+/* config_validate() and config_copy_vm(), used by vm.create. */
+static void test_validate_copy(void **state)
+{
+	struct vm_config cfg, copy;
+
+	config_init_defaults(&cfg);
+	assert_int_equal(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "payload.kernel"));
+	assert_int_equal(PARSE(&cfg, "--kernel", "k", "--cpus", "boot=2,features=-avx",
+			       "--api-socket", "/s"), CONFIG_RUN);
+	assert_int_equal(config_validate(&cfg, err, sizeof(err)), 0);
+	assert_int_equal(config_copy_vm(&copy, &cfg), 0);
+	assert_string_equal(copy.kernel, "k");
+	assert_int_equal(copy.boot_vcpus, 2);
+	assert_int_equal(copy.nr_cpu_features, 1);
+	assert_string_equal(copy.cpu_features[0], "-avx");
+	assert_null(copy.api_socket_path); /* process options are not copied */
+	cfg.memory_size = 4097;
+	assert_int_equal(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "memory.size"));
+	config_free(&copy);
 	config_free(&cfg);
 }
 
@@ -523,6 +578,8 @@ int main(void)
 		cmocka_unit_test(test_bad_command_lines),
 		cmocka_unit_test(test_feature_hint),
 		cmocka_unit_test(test_no_arguments),
+		cmocka_unit_test(test_api_socket),
+		cmocka_unit_test(test_validate_copy),
 		cmocka_unit_test(test_help_version),
 		cmocka_unit_test(test_error_buffer),
 		cmocka_unit_test(test_parse_size),

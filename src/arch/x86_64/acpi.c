@@ -7,11 +7,13 @@
 #include "arch/x86_64/acpi.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "arch/x86_64/layout.h"
 #include "hw/acpi_pm.h"
+#include "hw/ged.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "ACPI tables are little-endian");
 
@@ -103,6 +105,11 @@ _Static_assert(__builtin_offsetof(struct acpi_fadt, sleep_control_reg) == 244, "
 
 #define FADT_REVISION 6
 #define FADT_MINOR_VERSION 3
+/* PWR_BUTTON, SLP_BUTTON (table 5.10): set when the button is a control-method device or absent.
+ * With them clear Linux registers fixed-feature buttons (LNXPWRBN, LNXSLPBN) whose events a
+ * hardware-reduced platform has no register to raise; kiln's power button is \_SB.PWRB. */
+#define FADT_F_PWR_BUTTON (1u << 4)
+#define FADT_F_SLP_BUTTON (1u << 5)
 #define FADT_F_RESET_REG_SUP (1u << 10)
 #define FADT_F_HW_REDUCED_ACPI (1u << 20)
 #define FADT_SCI_IRQ 9
@@ -319,13 +326,298 @@ static const uint8_t aml_com1[] = {
 };
 _Static_assert(sizeof(aml_com1) == 39 && 0x25 == sizeof(aml_com1) - 2, "COM1 device PkgLength");
 
+/* AML opcodes and prefixes (ACPI 6.4 20.2). Extended opcodes follow AML_EXT_OP_PREFIX. */
+#define AML_ZERO_OP 0x00
+#define AML_ONE_OP 0x01
+#define AML_NAME_OP 0x08
+#define AML_BYTE_PREFIX 0x0a
+#define AML_WORD_PREFIX 0x0b
+#define AML_DWORD_PREFIX 0x0c
+#define AML_STRING_PREFIX 0x0d
+#define AML_QWORD_PREFIX 0x0e
+#define AML_BUFFER_OP 0x11
+#define AML_METHOD_OP 0x14
+#define AML_DUAL_NAME_PREFIX 0x2e
+#define AML_EXT_OP_PREFIX 0x5b
+#define AML_ROOT_CHAR 0x5c
+#define AML_LOCAL0_OP 0x60
+#define AML_STORE_OP 0x70
+#define AML_AND_OP 0x7b
+#define AML_NOTIFY_OP 0x86
+#define AML_IF_OP 0xa0
+#define AML_EXT_OP_REGION_OP 0x80 /* after AML_EXT_OP_PREFIX */
+#define AML_EXT_FIELD_OP 0x81
+#define AML_EXT_DEVICE_OP 0x82
+#define AML_NULL_NAME 0x00        /* Target: discard the result */
+
+/* RegionSpace (20.2.5.2, 19.6.100) and FieldFlags (20.2.5.2, 19.6.48): bits 0-3 AccessType,
+ * bit 4 LockRule, bits 5-6 UpdateRule. */
+#define AML_REGION_SYSTEM_MEMORY 0x00
+#define AML_FIELD_DWORD_ACC 0x03
+#define AML_FIELD_NO_LOCK 0x00
+#define AML_FIELD_WRITE_AS_ZEROS 0x40
+/* MethodFlags (20.2.5.2): bits 0-2 ArgCount, bit 3 SerializeFlag, bits 4-7 SyncLevel. */
+#define AML_METHOD_SERIALIZED 0x08
+
+/* Extended Interrupt Descriptor (ACPI 6.4 6.4.3.6): large item 0x89, length 6 for one
+ * interrupt and no resource source; flags byte: bit 0 consumer, bit 1 edge-triggered, bit 2
+ * active-low, bit 3 shared, bit 4 wake-capable. */
+#define ACPI_RES_EXT_IRQ 0x89
+#define ACPI_RES_EXT_IRQ_LEN 6
+#define ACPI_RES_IRQ_CONSUMER 0x01
+#define ACPI_RES_IRQ_EDGE 0x02
+#define ACPI_RES_END_TAG 0x79 /* small item 0xf, length 1 (6.4.2.9); checksum byte 0 follows */
+
+/* A bounded AML byte stream. A write past `cap` sets `overflow` and is dropped, so a builder
+ * runs to its end and the caller checks once. */
+struct aml {
+	uint8_t *buf;
+	size_t len, cap;
+	bool overflow;
+};
+
+static void aml_put(struct aml *a, const void *src, size_t n)
+{
+	if (a->overflow || n > a->cap - a->len) {
+		a->overflow = true;
+		return;
+	}
+	memcpy(a->buf + a->len, src, n);
+	a->len += n;
+}
+
+static void aml_byte(struct aml *a, uint8_t b)
+{
+	aml_put(a, &b, 1);
+}
+
+/* A NameSeg (20.2.2): exactly four characters, '_' padded by the caller. */
+static void aml_nameseg(struct aml *a, const char seg[4])
+{
+	aml_put(a, seg, 4);
+}
+
+/* An Integer as the shortest ComputationalData (20.2.3): ZeroOp, OneOp or a prefixed
+ * little-endian Byte/Word/DWord/QWord constant. */
+static void aml_integer(struct aml *a, uint64_t v)
+{
+	uint8_t prefix;
+	size_t n;
+
+	if (v <= 1) {
+		aml_byte(a, v ? AML_ONE_OP : AML_ZERO_OP);
+		return;
+	}
+	if (v <= 0xff) {
+		prefix = AML_BYTE_PREFIX, n = 1;
+	} else if (v <= 0xffff) {
+		prefix = AML_WORD_PREFIX, n = 2;
+	} else if (v <= 0xffffffffu) {
+		prefix = AML_DWORD_PREFIX, n = 4;
+	} else {
+		prefix = AML_QWORD_PREFIX, n = 8;
+	}
+	aml_byte(a, prefix);
+	aml_put(a, &v, n); /* little-endian host (asserted above) */
+}
+
+/* Objects with a PkgLength (DeviceOp, MethodOp, IfOp, BufferOp, FieldOp): the caller writes
+ * the opcode, calls aml_pkg_begin(), writes the body, then aml_pkg_end() inserts the PkgLength
+ * in front of the body once its size is known. Returns the body's offset. */
+static size_t aml_pkg_begin(const struct aml *a)
+{
+	return a->len;
+}
+
+static void aml_pkg_end(struct aml *a, size_t body_start)
+{
+	uint8_t pl[4];
+	size_t body = a->len - body_start;
+	size_t n = a->overflow ? 0 : aml_pkglen(pl, body);
+
+	if (!n || n > a->cap - a->len) {
+		a->overflow = true;
+		return;
+	}
+	memmove(a->buf + body_start + n, a->buf + body_start, body);
+	memcpy(a->buf + body_start, pl, n);
+	a->len += n;
+}
+
+/* Name(seg, "str") (19.6.90; String 20.2.3). */
+static void aml_name_string(struct aml *a, const char seg[4], const char *str)
+{
+	aml_byte(a, AML_NAME_OP);
+	aml_nameseg(a, seg);
+	aml_byte(a, AML_STRING_PREFIX);
+	aml_put(a, str, strlen(str) + 1);
+}
+
+/* Name(seg, integer). */
+static void aml_name_integer(struct aml *a, const char seg[4], uint64_t v)
+{
+	aml_byte(a, AML_NAME_OP);
+	aml_nameseg(a, seg);
+	aml_integer(a, v);
+}
+
+/* Name(seg, EisaId("...")): the compressed EISA ID (6.1.5) as a DWord, `id` in stored byte
+ * order (the big-endian value). */
+static void aml_name_eisaid(struct aml *a, const char seg[4], const uint8_t id[4])
+{
+	aml_byte(a, AML_NAME_OP);
+	aml_nameseg(a, seg);
+	aml_byte(a, AML_DWORD_PREFIX);
+	aml_put(a, id, 4);
+}
+
+/* Name(_CRS, ResourceTemplate() { Interrupt(ResourceConsumer, <flags>) { gsi } }): one
+ * Extended Interrupt Descriptor (6.4.3.6) and the end tag, in a Buffer (19.6.10). */
+static void aml_name_crs_ext_irq(struct aml *a, uint8_t flags, uint32_t gsi)
+{
+	const uint8_t res[] = {
+		ACPI_RES_EXT_IRQ, ACPI_RES_EXT_IRQ_LEN, 0x00, /* type, length (16-bit) */
+		flags, 0x01,                                  /* flags, interrupt table length */
+		(uint8_t)gsi, (uint8_t)(gsi >> 8), (uint8_t)(gsi >> 16), (uint8_t)(gsi >> 24),
+		ACPI_RES_END_TAG, 0x00,
+	};
+
+	aml_byte(a, AML_NAME_OP);
+	aml_nameseg(a, "_CRS");
+	aml_byte(a, AML_BUFFER_OP);
+	size_t body = aml_pkg_begin(a);
+	aml_integer(a, sizeof(res)); /* BufferSize */
+	aml_put(a, res, sizeof(res));
+	aml_pkg_end(a, body);
+}
+
+/* OperationRegion(seg, space, offset, len) (19.6.98; DefOpRegion 20.2.5.2). */
+static void aml_opregion(struct aml *a, const char seg[4], uint8_t space, uint64_t offset,
+			 uint64_t len)
+{
+	aml_byte(a, AML_EXT_OP_PREFIX);
+	aml_byte(a, AML_EXT_OP_REGION_OP);
+	aml_nameseg(a, seg);
+	aml_byte(a, space);
+	aml_integer(a, offset);
+	aml_integer(a, len);
+}
+
+/* Field(region, flags) { field, bits } with a single NamedField (19.6.48; DefField 20.2.5.2:
+ * a NamedField is NameSeg then its width in bits encoded as a PkgLength). */
+static void aml_field1(struct aml *a, const char region[4], uint8_t flags, const char field[4],
+		       unsigned int bits)
+{
+	aml_byte(a, AML_EXT_OP_PREFIX);
+	aml_byte(a, AML_EXT_FIELD_OP);
+	size_t body = aml_pkg_begin(a);
+	aml_nameseg(a, region);
+	aml_byte(a, flags);
+	aml_nameseg(a, field);
+	/* The width is the PkgLength's value itself (it counts no length bytes); one byte holds
+	 * 1..63. Wider fields are not needed here. */
+	if (bits == 0 || bits > 0x3f)
+		a->overflow = true;
+	else
+		aml_byte(a, (uint8_t)bits);
+	aml_pkg_end(a, body);
+}
+
+/* Notify(\_SB_.dev, value) (19.6.92; DefNotify 20.2.5.3) with an absolute NamePath:
+ * RootChar DualNamePrefix '_SB_' dev. */
+static void aml_notify_sb(struct aml *a, const char dev[4], uint8_t value)
+{
+	aml_byte(a, AML_NOTIFY_OP);
+	aml_byte(a, AML_ROOT_CHAR);
+	aml_byte(a, AML_DUAL_NAME_PREFIX);
+	aml_nameseg(a, "_SB_");
+	aml_nameseg(a, dev);
+	aml_integer(a, value);
+}
+
+/* EISA ID "PNP0C0C" (control-method power button, ACPI 6.4 4.8.2.2.1.2) in stored byte order. */
+static const uint8_t eisa_pnp0c0c[4] = { 0x41, 0xd0, 0x0c, 0x0c };
+
+#define AML_GED_MAX 192 /* bytes; the GED and PWRB devices take 131 */
+
+/* The power button through a Generic Event Device (ACPI 6.4 5.6.9), as Cloud Hypervisor
+ * declares it; register semantics in hw/ged.h. In ASL:
+ *
+ *   Device (GED_) {
+ *       Name (_HID, "ACPI0013")
+ *       Name (_UID, Zero)
+ *       Name (_CRS, ResourceTemplate () {
+ *           Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) { IRQ_GED }
+ *       })
+ *       OperationRegion (GDST, SystemMemory, LAYOUT_GED_ADDR, 4)
+ *       Field (GDST, DWordAcc, NoLock, WriteAsZeros) { GDAT, 32 }
+ *       Method (_EVT, 1, Serialized) {      // Linux evged.c: _EVT(GSI) on each interrupt
+ *           Local0 = GDAT                   // one read: the register is read-to-clear
+ *           If (Local0 & GED_EVENT_POWER_BUTTON) { Notify (\_SB.PWRB, 0x80) }
+ *       }
+ *   }
+ *   Device (PWRB) {                         // control-method power button (4.8.2.2.1.2)
+ *       Name (_HID, EisaId ("PNP0C0C"))
+ *       Name (_UID, Zero)
+ *   }
+ *
+ * Notify value 0x80 on a power button is "button pressed" (table 5.166). Writes the AML to
+ * `a`; the caller checks a->overflow. */
+static void aml_ged_devices(struct aml *a)
+{
+	size_t dev, method, cond;
+
+	aml_byte(a, AML_EXT_OP_PREFIX);
+	aml_byte(a, AML_EXT_DEVICE_OP);
+	dev = aml_pkg_begin(a);
+	aml_nameseg(a, "GED_");
+	aml_name_string(a, "_HID", "ACPI0013");
+	aml_name_integer(a, "_UID", 0);
+	aml_name_crs_ext_irq(a, ACPI_RES_IRQ_CONSUMER | ACPI_RES_IRQ_EDGE, IRQ_GED);
+	aml_opregion(a, "GDST", AML_REGION_SYSTEM_MEMORY, LAYOUT_GED_ADDR + GED_REG_EVENT_STATUS,
+		     GED_REG_EVENT_STATUS_LEN);
+	aml_field1(a, "GDST", AML_FIELD_DWORD_ACC | AML_FIELD_NO_LOCK | AML_FIELD_WRITE_AS_ZEROS,
+		   "GDAT", 8 * GED_REG_EVENT_STATUS_LEN);
+
+	aml_byte(a, AML_METHOD_OP);
+	method = aml_pkg_begin(a);
+	aml_nameseg(a, "_EVT");
+	aml_byte(a, 1 | AML_METHOD_SERIALIZED); /* one argument: the GSI */
+	aml_byte(a, AML_STORE_OP);              /* Store (GDAT, Local0) */
+	aml_nameseg(a, "GDAT");
+	aml_byte(a, AML_LOCAL0_OP);
+	aml_byte(a, AML_IF_OP);
+	cond = aml_pkg_begin(a);
+	aml_byte(a, AML_AND_OP);                /* And (Local0, bit, NullName) */
+	aml_byte(a, AML_LOCAL0_OP);
+	aml_integer(a, GED_EVENT_POWER_BUTTON);
+	aml_byte(a, AML_NULL_NAME);
+	aml_notify_sb(a, "PWRB", 0x80);
+	aml_pkg_end(a, cond);
+	aml_pkg_end(a, method);
+	aml_pkg_end(a, dev);
+
+	aml_byte(a, AML_EXT_OP_PREFIX);
+	aml_byte(a, AML_EXT_DEVICE_OP);
+	dev = aml_pkg_begin(a);
+	aml_nameseg(a, "PWRB");
+	aml_name_eisaid(a, "_HID", eisa_pnp0c0c);
+	aml_name_integer(a, "_UID", 0);
+	aml_pkg_end(a, dev);
+}
+
 /* DSDT (ACPI 6.4 5.2.11.1), revision 2 (64-bit AML integers): \_S5_, then
- * Scope(\_SB_) { 10 <PkgLength> '\_SB_' <one CPU device per vCPU> <RTC> <COM1> }. */
+ * Scope(\_SB_) { 10 <PkgLength> '\_SB_' <one CPU device per vCPU> <RTC> <COM1> <GED_> <PWRB> }. */
 static long build_dsdt(struct acpi_area *a, unsigned int nr_cpus)
 {
 	long start = area_begin_table(a);
 	uint8_t pkglen[4];
+	uint8_t ged_buf[AML_GED_MAX];
+	struct aml ged = { .buf = ged_buf, .cap = sizeof(ged_buf) };
 
+	aml_ged_devices(&ged);
+	if (ged.overflow)
+		return -ENOSPC; /* AML_GED_MAX too small: caught by the unit tests */
 	if (start < 0 || !area_append(a, sizeof(struct acpi_sdt_header)))
 		return -ENOSPC;
 	uint8_t *p = area_append(a, sizeof(aml_s5));
@@ -334,7 +626,8 @@ static long build_dsdt(struct acpi_area *a, unsigned int nr_cpus)
 	memcpy(p, aml_s5, sizeof(aml_s5));
 
 	/* '\_SB_' + devices */
-	size_t body = 5 + (size_t)nr_cpus * AML_CPU_DEVICE_LEN + sizeof(aml_rtc) + sizeof(aml_com1);
+	size_t body = 5 + (size_t)nr_cpus * AML_CPU_DEVICE_LEN + sizeof(aml_rtc) +
+		      sizeof(aml_com1) + ged.len;
 	size_t n = aml_pkglen(pkglen, body);
 	p = area_append(a, 1 + n + body);
 	if (!n || !p)
@@ -349,6 +642,8 @@ static long build_dsdt(struct acpi_area *a, unsigned int nr_cpus)
 	memcpy(p, aml_rtc, sizeof(aml_rtc));
 	p += sizeof(aml_rtc);
 	memcpy(p, aml_com1, sizeof(aml_com1));
+	p += sizeof(aml_com1);
+	memcpy(p, ged.buf, ged.len);
 	area_end_table(a, (size_t)start, "DSDT", 2);
 	return start;
 }
@@ -371,7 +666,8 @@ static long build_fadt(struct acpi_area *a, size_t dsdt)
 	f->sci_int = FADT_SCI_IRQ;
 	f->century = FADT_CENTURY_CMOS_INDEX; /* no day/month alarm registers */
 	f->iapc_boot_arch = FADT_IAPC_BOOT_ARCH;
-	f->flags = FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP;
+	f->flags = FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP | FADT_F_PWR_BUTTON |
+		   FADT_F_SLP_BUTTON;
 	f->reset_reg = pm_port_gas();
 	f->reset_value = ACPI_RESET_VALUE;
 	f->minor_version = FADT_MINOR_VERSION;

@@ -1,6 +1,8 @@
 /* ACPI tables for the guest (ACPI 6.4): RSDP (rev 2) at LAYOUT_ACPI_START, then XSDT, FADT
  * (hardware-reduced, revision 6), MADT (one Local APIC per vCPU, one IOAPIC, ISA interrupt
- * overrides), DSDT (AML with \_S5). All inside [LAYOUT_ACPI_START, LAYOUT_ACPI_END). */
+ * overrides), DSDT (AML with \_S5, the CPUs, RTC, COM1, and the power button: \_SB.PWRB
+ * signalled through the Generic Event Device \_SB.GED_ of hw/ged.h). All inside
+ * [LAYOUT_ACPI_START, LAYOUT_ACPI_END). */
 #ifndef KILN_ARCH_X86_64_ACPI_H
 #define KILN_ARCH_X86_64_ACPI_H
 

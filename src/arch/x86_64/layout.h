@@ -30,6 +30,11 @@
 /* 32-bit device hole: [3 GiB, 4 GiB) holds no RAM. */
 #define LAYOUT_MEM_32BIT_HOLE 0xc0000000ull
 #define LAYOUT_PCI_MMIO32_START 0xc0000000ull
+/* Generic Event Device (hw/ged.h) registers, one page in the 32-bit hole: above any 32-bit PCI
+ * window kiln will hand out and below the IOAPIC; QEMU's microvm puts its GED at the same
+ * address. The DSDT's \_SB.GED_ OperationRegion covers the status register at offset 0. */
+#define LAYOUT_GED_ADDR 0xfea00000ull
+#define LAYOUT_GED_SIZE 0x1000ull
 #define LAYOUT_IOAPIC_ADDR 0xfec00000ull
 #define LAYOUT_LAPIC_ADDR 0xfee00000ull
 #define LAYOUT_TSS_ADDR 0xfffbd000ull    /* KVM_SET_TSS_ADDR, 3 pages */
@@ -43,5 +48,9 @@
 #define PORT_ACPI_PM 0x3c0          /* ACPI sleep control/status and reset register */
 #define PORT_COM1 0x3f8
 #define IRQ_COM1 4
+/* GED interrupt: IOAPIC pin (= GSI) 5, edge-triggered, active high. Nothing else uses it: the
+ * PIT is GSI 2 (MADT override), COM1 GSI 4, the (unused) SCI GSI 9; the RTC and i8042 raise
+ * none. */
+#define IRQ_GED 5
 
 #endif
