@@ -2,11 +2,15 @@
 /init of scripts/guest-artifacts. Slow: a stock-kernel boot takes 3-4 minutes on a host that
 emulates guest kernel mode, so both VMs are started together when the module starts (unless
 pytest-xdist runs the tests: then each test starts its own) and each boot carries many checks."""
+import json
 import os
+import re
+import subprocess
+import time
 
 import pytest
 
-from conftest import Kiln
+from conftest import KILN, TIME_SCALE, ApiClient, Kiln
 
 pytestmark = pytest.mark.linux
 
@@ -25,8 +29,11 @@ PROMPT = r"kiln# "
 VMS = {
     "bzimage": {"test": "test_bzimage_2cpus_shell_reboot_poweroff", "kernel": "vmlinuz",
                 "args": ["--cpus", "boot=2", "--memory", "size=256M"]},
-    "pvh": {"test": "test_pvh_vmlinux_poweroff", "kernel": "vmlinux",
-            "args": ["--cpus", "boot=2", "--memory", "size=256M"]},
+    # Created and booted through the REST API (kiln-remote, curl); kiln.powerbutton=1 makes
+    # /init start busybox acpid, which powers off on the ACPI power button.
+    "pvh": {"test": "test_pvh_vmlinux_api_pause_power_button", "kernel": "vmlinux",
+            "api": {"cpus": {"boot_vcpus": 2, "max_vcpus": 2}, "memory": {"size": 256 << 20},
+                    "serial": {"mode": "Tty"}, "cmdline_extra": "kiln.powerbutton=1"}},
 }
 
 
@@ -41,11 +48,39 @@ class LinuxPool:
     def get(self, name):
         if name not in self.vms:
             spec = VMS[name]
-            args = ["--kernel", self.artifacts[spec["kernel"]],
-                    "--initramfs", self.artifacts["initramfs.cpio"],
-                    "--cmdline", CMDLINE] + spec["args"]
-            self.vms[name] = Kiln(args, self.logdir / ("kiln-%s.log" % name), name)
+            if "api" in spec:
+                self.vms[name] = self.start_api(name, spec)
+            else:
+                args = ["--kernel", self.artifacts[spec["kernel"]],
+                        "--initramfs", self.artifacts["initramfs.cpio"],
+                        "--cmdline", CMDLINE] + spec["args"]
+                self.vms[name] = Kiln(args, self.logdir / ("kiln-%s.log" % name), name)
         return self.vms[name]
+
+    def start_api(self, name, spec):
+        """kiln with only --api-socket; the VM is created with kiln-remote from a VmConfig
+        file and booted with curl, as a user of Cloud Hypervisor's tools would."""
+        sock = self.logdir / ("%s.sock" % name)
+        events = self.logdir / ("%s-events.jsonl" % name)
+        k = Kiln(["--api-socket", "path=%s" % sock, "--event-monitor", "path=%s" % events],
+                 self.logdir / ("kiln-%s.log" % name), name)
+        k.api, k.events = ApiClient(sock), events
+        k.api.wait_ready()
+        api = dict(spec["api"])
+        cfg = {"payload": {"kernel": str(self.artifacts[spec["kernel"]]),
+                           "initramfs": str(self.artifacts["initramfs.cpio"]),
+                           "cmdline": CMDLINE + " " + api.pop("cmdline_extra", "")}}
+        cfg.update(api)
+        cfg_file = self.logdir / ("%s-vmconfig.json" % name)
+        cfg_file.write_text(json.dumps(cfg, indent=2))
+        r = subprocess.run([str(KILN.parent / "kiln-remote"), "--api-socket", str(sock),
+                            "create", str(cfg_file)], capture_output=True, text=True, timeout=60)
+        k.create_result = (r.returncode, r.stderr)
+        r = subprocess.run(["curl", "-sS", "--unix-socket", str(sock), "-X", "PUT", "-w",
+                            "%{http_code}", "http://localhost/api/v1/vm.boot"],
+                           capture_output=True, text=True, timeout=60)
+        k.boot_result = (r.stdout, r.stderr)
+        return k
 
     def kill_all(self):
         for k in self.vms.values():
@@ -79,6 +114,21 @@ def wait_for_init(k):
     return uptime, cpus, mem
 
 
+def shell_command(k, cmd, done, timeout=SHELL_T, tries=3):
+    """Types cmd at the guest shell and waits for done (a regex). On this kind of host a
+    freshly exec'd busybox occasionally dies of SIGSEGV before main (a known defect under
+    investigation: README, "Hosts whose KVM emulates guest kernel mode"); the command is then typed again, up to `tries` times,
+    and each retry is printed. A crash every time fails the test."""
+    for attempt in range(tries):
+        k.send(cmd + "\n")
+        m = k.expect(r"(?:%s)|(?P<segv>Segmentation fault)" % done, timeout)
+        if not m.group("segv"):
+            return m
+        print("%s: '%s' crashed at exec (attempt %d); typing it again" % (k.name, cmd, attempt + 1))
+        k.expect(PROMPT, timeout)
+    raise AssertionError("%s: '%s' crashed %d times" % (k.name, cmd, tries))
+
+
 def test_bzimage_2cpus_shell_reboot_poweroff(request, linux_pool):
     k = vm_for(request, linux_pool, "bzimage")
     _, cpus, mem = wait_for_init(k)
@@ -89,21 +139,53 @@ def test_bzimage_2cpus_shell_reboot_poweroff(request, linux_pool):
     k.send("echo $((6*7))-typed\n")   # the console echoes the line: only the shell says 42
     k.expect(r"42-typed", SHELL_T)
     k.expect(PROMPT, SHELL_T)
-    k.send("reboot -f\n")
+    shell_command(k, "reboot -f", r"reboot: Restarting system")
     _, cpus, _ = wait_for_init(k)       # the same kernel and initramfs again
     assert cpus == 2
     k.expect(PROMPT, SHELL_T)
-    k.send("poweroff -f\n")
+    shell_command(k, "poweroff -f", r"reboot: Power down")
     assert k.wait(120) == 0
 
 
-def test_pvh_vmlinux_poweroff(request, linux_pool):
+def state(k):
+    return json.loads(k.api.get("vm.info")[1])["state"]
+
+
+def test_pvh_vmlinux_api_pause_power_button(request, linux_pool):
+    """PVH vmlinux created and booted over the API; pause stops the guest (its once-a-second
+    shell loop goes quiet) and resume continues it; the ACPI power button shuts it down
+    cleanly; delete and vmm.shutdown end kiln."""
     k = vm_for(request, linux_pool, "pvh")
+    assert k.create_result == (0, ""), k.create_result
+    assert k.boot_result[0] == "204", k.boot_result
     _, cpus, mem = wait_for_init(k)
     # 2 vCPUs: on a host that emulates guest kernel mode a kernel thread was seen spinning for
     # minutes (kcompactd, under heavy host load); with one vCPU that stalls /init entirely.
     assert cpus == 2
     assert 150_000 <= mem <= 262_144, "implausible MemTotal %d kB for 256M" % mem
+    assert state(k) == "Running"
     k.expect(PROMPT, SHELL_T)
-    k.send("poweroff -f\n")
-    assert k.wait(120) == 0
+    # Shell builtins only (no exec): a line per guest second.
+    k.send("i=0; while [ $i -lt 100000 ]; do i=$((i+1)); echo tick-$i; read -t 1 x; done\n")
+    k.expect(r"tick-3\b", SHELL_T)
+    assert k.api.put("vm.pause") == (204, "")
+    assert state(k) == "Paused"
+    time.sleep(1)                      # a line already on its way may still arrive
+    seen = re.findall(r"tick-(\d+)", k.stdout)
+    time.sleep(8 * TIME_SCALE)
+    assert re.findall(r"tick-(\d+)", k.stdout) == seen, "the guest ran while paused"
+    assert k.api.put("vm.resume") == (204, "")
+    k.expect(r"tick-%d\b" % (int(seen[-1]) + 2), SHELL_T)
+    assert k.api.put("vm.power-button") == (204, "")
+    k.expect(r"KILN-POWER-BUTTON", SHELL_T)
+    k.expect(r"reboot: Power down", SHELL_T)
+    deadline = time.monotonic() + 60 * TIME_SCALE
+    while state(k) != "Shutdown":
+        assert time.monotonic() < deadline, "vm.info never said Shutdown"
+        time.sleep(0.2)
+    assert k.api.put("vm.delete") == (204, "")
+    assert k.api.put("vmm.shutdown") == (204, "")
+    assert k.wait(60) == 0
+    events = [json.loads(line)["event"] for line in k.events.read_text().splitlines()]
+    assert events[:4] == ["starting", "created", "booting", "booted"]
+    assert events[-3:] == ["shutdown", "deleted", "shutdown"]
