@@ -265,8 +265,10 @@ static bool conn_process(struct api_server *s, struct conn *c)
 
 		if (n < 0) {
 			char msg[160];
-			snprintf(msg, sizeof(msg), "bad request: %s", why ? why : "malformed");
-			return respond_text(s, c, status_for(n), msg, false);
+			int status = status_for(n);
+			snprintf(msg, sizeof(msg), "%s: %s", status == 400 ? "bad request" :
+				 http_reason(status), why ? why : "malformed");
+			return respond_text(s, c, status, msg, false);
 		}
 		if (n == HTTP_NEED_MORE) {
 			if (req.headers_complete && req.expect_continue && !c->sent_continue) {
@@ -277,6 +279,11 @@ static bool conn_process(struct api_server *s, struct conn *c)
 			return true;
 		}
 		s->handler(s->opaque, &req, &resp);
+		if (req.method == HTTP_HEAD) { /* RFC 9110 9.3.2: a HEAD response has no body */
+			free(resp.body);
+			resp.body = NULL;
+			resp.body_len = 0;
+		}
 		/* Drop the request's bytes before answering: req points into c->in. */
 		bool keep = req.keep_alive;
 		memmove(c->in, c->in + n, c->in_len - (size_t)n);

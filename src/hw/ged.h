@@ -29,6 +29,7 @@
 #define GED_REG_EVENT_STATUS_LEN 4     /* bytes */
 #define GED_EVENT_POWER_BUTTON (1u << 0) /* _EVT does Notify(\_SB.PWRB, 0x80) */
 
+/* One GED, embedded in struct vm (no heap state); initialise with ged_init(). */
 struct ged {
 	pthread_mutex_t lock;     /* protects pending and serialises the line pulses */
 	uint32_t pending;         /* GED_EVENT_* raised and not yet read by the guest */

@@ -164,6 +164,7 @@ def test_pvh_vmlinux_api_pause_power_button(request, linux_pool):
     assert cpus == 2
     assert 150_000 <= mem <= 262_144, "implausible MemTotal %d kB for 256M" % mem
     assert state(k) == "Running"
+    k.expect(r"KILN-POWERBUTTON-READY modules=2", 600)  # insmod button, evdev; acpid up
     k.expect(PROMPT, SHELL_T)
     # Shell builtins only (no exec): a line per guest second.
     k.send("i=0; while [ $i -lt 100000 ]; do i=$((i+1)); echo tick-$i; read -t 1 x; done\n")
