@@ -402,14 +402,16 @@ int controller_run(const struct vm_config *opts)
 	if (event_monitor_open(&c.events, opts->event_monitor_path, opts->event_monitor_fd))
 		return 1;
 	emit(&c, "vmm", "starting");
-	if (vmm_init(&c.vmm, opts->host_quirks))
-		goto out_events;
+	/* The socket first: clients may connect while /dev/kvm is opened and probed (they are
+	 * served once the loop runs). */
 	if (config_has_api(opts)) {
 		r = api_server_open(&c.api, opts->api_socket_path, opts->api_socket_fd, api_handler,
 				    &c);
 		if (r)
-			goto out_vmm;
+			goto out_events;
 	}
+	if (vmm_init(&c.vmm, opts->host_quirks))
+		goto out_api_only;
 	if (opts->kernel) {
 		if (config_copy_vm(&c.vm_cfg, opts)) {
 			log_error("vmm", "out of memory");
@@ -427,9 +429,9 @@ int controller_run(const struct vm_config *opts)
 	loop(&c);
 out_api:
 	delete_vm(&c);
-	api_server_close(c.api);
-out_vmm:
 	vmm_cleanup(&c.vmm);
+out_api_only:
+	api_server_close(c.api);
 out_events:
 	emit(&c, "vmm", "shutdown");
 	event_monitor_close(&c.events);
