@@ -235,6 +235,33 @@ int kvm_vcpu_get_msr(struct kvm_vcpu *v, uint32_t index, uint64_t *value)
 	return 0;
 }
 
+int kvm_vcpu_get_xsave(struct kvm_vcpu *v, struct kvm_xsave *x)
+{
+	int r = xioctl(v->fd, KVM_GET_XSAVE, x);
+	return r < 0 ? r : 0;
+}
+
+int kvm_vcpu_set_xsave(struct kvm_vcpu *v, const struct kvm_xsave *x)
+{
+	int r = xioctl(v->fd, KVM_SET_XSAVE, (void *)x);
+	return r < 0 ? r : 0;
+}
+
+int kvm_vcpu_get_xcr0(struct kvm_vcpu *v, uint64_t *xcr0)
+{
+	struct kvm_xcrs x;
+	int r = xioctl(v->fd, KVM_GET_XCRS, &x);
+
+	if (r < 0)
+		return r;
+	for (uint32_t i = 0; i < x.nr_xcrs && i < KVM_MAX_XCRS; i++)
+		if (x.xcrs[i].xcr == 0) {
+			*xcr0 = x.xcrs[i].value;
+			return 0;
+		}
+	return -ENOENT;
+}
+
 #define XSAVE_MXCSR_WORD 6     /* byte 24 of the legacy FXSAVE region */
 #define XSAVE_XSTATE_BV_WORD 128 /* byte 512: XSAVE header, XSTATE_BV */
 #define XFEATURE_MASK_SSE 0x2

@@ -77,6 +77,16 @@ int kvm_vcpu_set_lapic(struct kvm_vcpu *v, const struct kvm_lapic_state *l) __at
 int kvm_vcpu_get_events(struct kvm_vcpu *v, struct kvm_vcpu_events *e) __attribute__((warn_unused_result));
 int kvm_vcpu_set_events(struct kvm_vcpu *v, const struct kvm_vcpu_events *e) __attribute__((warn_unused_result));
 
+/* The vCPU's XSAVE area in standard (non-compacted) format (KVM_GET_XSAVE / KVM_SET_XSAVE,
+ * Documentation/virt/kvm/api.rst; layout: Intel SDM vol. 1 13.4: legacy region, header at
+ * byte 512, components at the offsets of CPUID 0xd). Returns 0 or -errno. */
+int kvm_vcpu_get_xsave(struct kvm_vcpu *v, struct kvm_xsave *x) __attribute__((warn_unused_result));
+int kvm_vcpu_set_xsave(struct kvm_vcpu *v, const struct kvm_xsave *x)
+	__attribute__((warn_unused_result));
+
+/* XCR0 of the vCPU (KVM_GET_XCRS). Returns 0, -ENOENT if KVM reports no XCR0, or -errno. */
+int kvm_vcpu_get_xcr0(struct kvm_vcpu *v, uint64_t *xcr0) __attribute__((warn_unused_result));
+
 /* MXCSR of the vCPU, through KVM_GET/SET_XSAVE (legacy region offset 24, with the SSE bit set
  * in XSTATE_BV so KVM loads it): KVM_GET/SET_FPU's mxcsr field is ignored by some backends
  * (kvm_pvm reads 0 and drops writes). Falls back to KVM_GET/SET_FPU without KVM_CAP_XSAVE. */

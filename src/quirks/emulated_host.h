@@ -1,8 +1,9 @@
 /* Workarounds for hosts whose KVM emulates guest kernel mode instruction by instruction (a
  * nested "PVM" backend, kernel module kvm_pvm; see shared/HOST.md). Such a host cannot run
  * some instructions in guest CPL0, ignores KVM_SET_CPUID2, and breaks user-mode `syscall`.
- * kiln then: hides features through the guest command line (clearcpuid=, noxsave), completes
- * int3/fwait/ldmxcsr/stmxcsr itself (insn_complete.h), and redirects the faulting syscall
+ * kiln then: hides features through the guest command line (clearcpuid=), completes
+ * int3/fwait/ldmxcsr/stmxcsr/cmpxchg16b/xsave/xrstor itself (insn_complete.h), and redirects
+ * the faulting syscall
  * (syscall_fixup.h). Nothing here is active on hosts with hardware virtualization. */
 #ifndef KILN_QUIRKS_EMULATED_HOST_H
 #define KILN_QUIRKS_EMULATED_HOST_H
@@ -31,7 +32,7 @@ void host_quirks_init(struct host_quirks *q, enum quirks_mode mode);
 int host_quirks_add_mask(const struct host_quirks *q, struct cpu_mask *mask)
 	__attribute__((warn_unused_result));
 
-/* Builds the guest command line: on an active host "noxsave clearcpuid=N,... <user>" (the
+/* Builds the guest command line: on an active host "<options> clearcpuid=N,... <user>" (the
  * mask must reach the guest this way since CPUID masking has no effect), else a copy of the
  * user's. Returns a malloc'd string (caller frees) or NULL on ENOMEM. */
 char *host_quirks_cmdline(const struct host_quirks *q, const struct cpu_mask *mask,

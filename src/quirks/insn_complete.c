@@ -5,8 +5,10 @@
 
 #include "arch/x86_64/pagewalk.h"
 #include "quirks/x86_decode.h"
+#include "quirks/xsave_complete.h"
 
 #define VEC_BP 3
+#define VEC_UD 6
 #define VEC_GP 13
 #define VEC_PF 14
 #define MXCSR_DEFAULT_MASK 0xffbfu /* MXCSR_MASK when FXSAVE reports 0 (SDM vol. 1 11.6.6) */
@@ -81,6 +83,41 @@ fault:
 		if (kvm_vcpu_set_sregs(v, &s2) == 0 && inject(v, VEC_PF, true, load ? 0 : 2) == 0)
 			return -EFAULT;
 		return -EIO;
+	}
+}
+
+/* xsave / xsaveopt / xrstor (0f ae /4, /6, /5), 64-bit forms included: see xsave_complete.h.
+ * XSAVEOPT may store like XSAVE (its init/modified optimisations are optional). */
+static int xsave_insn(struct kvm_vcpu *v, const struct guest_mem *m, struct kvm_regs *regs,
+		      const struct x86_insn *in, bool load, bool long64, const struct kvm_sregs *s)
+{
+	struct paging_state ps = { s->cr0, s->cr3, s->cr4, s->efer };
+	uint64_t la = seg_base(s, in->seg, long64) + in->ea, xcr0;
+	struct xsave_fault f;
+	int r;
+
+	if (!(s->cr4 & (1ull << 18))) /* CR4.OSXSAVE */
+		return inject(v, VEC_UD, false, 0);
+	if (!long64)
+		la &= 0xffffffffu;
+	r = kvm_vcpu_get_xcr0(v, &xcr0);
+	if (r)
+		return r;
+	uint64_t rfbm = xcr0 & (((uint64_t)(uint32_t)regs->rdx << 32) | (uint32_t)regs->rax);
+	r = load ? xsave_load(v, m, &ps, la, rfbm, xcr0, &f) : xsave_store(v, m, &ps, la, rfbm, &f);
+	if (r)
+		return r;
+	switch (f.kind) {
+	case XSAVE_GP:
+		return inject(v, VEC_GP, true, 0);
+	case XSAVE_PF: {
+		struct kvm_sregs s2 = *s;
+		s2.cr2 = f.addr;
+		r = kvm_vcpu_set_sregs(v, &s2);
+		return r ? r : inject(v, VEC_PF, true, f.error_code);
+	}
+	default:
+		return advance(v, regs, in->len);
 	}
 }
 
@@ -186,6 +223,16 @@ int insn_complete(struct kvm_vcpu *v, const struct guest_mem *m, const uint8_t *
 		bool load = (in.modrm_reg & 7) == 2;
 		*name = load ? "ldmxcsr" : "stmxcsr";
 		return mxcsr_insn(v, m, &regs, &in, load, long64, &sregs);
+	}
+	if (in.nr_opcode == 2 && in.opcode[0] == 0x0f && in.opcode[1] == 0xae && in.mem_operand &&
+	    (in.modrm_reg & 7) >= 4 && (in.modrm_reg & 7) <= 6 && !in.rep_prefix &&
+	    !in.opsize_prefix) {
+		bool load = (in.modrm_reg & 7) == 5;
+		bool wide = long64 && (in.rex & 0x8);
+		*name = load ? (wide ? "xrstor64" : "xrstor")
+			     : (in.modrm_reg & 7) == 6 ? (wide ? "xsaveopt64" : "xsaveopt")
+						       : (wide ? "xsave64" : "xsave");
+		return xsave_insn(v, m, &regs, &in, load, long64, &sregs);
 	}
 	if (in.nr_opcode == 2 && in.opcode[0] == 0x0f && in.opcode[1] == 0xc7 && in.mem_operand &&
 	    (in.modrm_reg & 7) == 1) {

@@ -1,8 +1,9 @@
 /* Completing instructions the host's KVM emulator cannot execute in guest kernel mode
  * (shared/HOST.md items 2, 4, 5): int3 (advance RIP, inject #BP), fwait (no-op: kiln has no
  * pending x87 exceptions to deliver), ldmxcsr/stmxcsr m32 (decode the operand, walk the
- * guest page tables, move MXCSR through KVM_GET/SET_XSAVE), and lock cmpxchg8b/16b
- * (done with the same locked instruction on the host mapping, so it stays atomic). */
+ * guest page tables, move MXCSR through KVM_GET/SET_XSAVE), lock cmpxchg8b/16b (done with
+ * the same locked instruction on the host mapping, so it stays atomic), and xsave / xsaveopt /
+ * xrstor (xsave_complete.h). */
 #ifndef KILN_QUIRKS_INSN_COMPLETE_H
 #define KILN_QUIRKS_INSN_COMPLETE_H
 

@@ -2,7 +2,8 @@
  *
  * CPUID locations are from the Intel SDM vol. 2A, CPUID instruction; Linux numbers are
  * X86_FEATURE_* from arch/x86/include/asm/cpufeatures.h (Linux 6.1), word * 32 + bit, where
- * word 4 = CPUID 1 ECX, word 9 = CPUID 7.0 EBX, word 16 = CPUID 7.0 ECX, word 18 = CPUID 7.0 EDX.
+ * word 4 = CPUID 1 ECX, word 9 = CPUID 7.0 EBX, word 16 = CPUID 7.0 ECX, word 18 = CPUID 7.0 EDX,
+ * word 10 = CPUID 0xd.1 EAX.
  * For these words the Linux bit is the CPUID bit. */
 #include <errno.h>
 #include <stddef.h>
@@ -20,6 +21,8 @@ enum { REG_EAX, REG_EBX, REG_ECX, REG_EDX };
 #define L7_EBX(n, b) { (n), 0x7, 0, REG_EBX, (b), LINUX_NR(9, (b)) }
 #define L7_ECX(n, b) { (n), 0x7, 0, REG_ECX, (b), LINUX_NR(16, (b)) }
 #define L7_EDX(n, b) { (n), 0x7, 0, REG_EDX, (b), LINUX_NR(18, (b)) }
+/* CPUID leaf 0xd subleaf 1, EAX: XSAVE extensions (Linux word 10). */
+#define LD1_EAX(n, b) { (n), 0xd, 1, REG_EAX, (b), LINUX_NR(10, (b)) }
 
 static const struct cpu_feature features[] = {
 	L1_ECX("pni", 0),                 /* SSE3 */
@@ -39,6 +42,10 @@ static const struct cpu_feature features[] = {
 	L1_ECX("avx", 28),
 	L1_ECX("f16c", 29),
 	L1_ECX("rdrand", 30),
+	LD1_EAX("xsaveopt", 0),
+	LD1_EAX("xsavec", 1),
+	LD1_EAX("xgetbv1", 2),
+	LD1_EAX("xsaves", 3),
 	L7_EBX("fsgsbase", 0),
 	L7_EBX("bmi1", 3),
 	L7_EBX("avx2", 5),

@@ -86,7 +86,7 @@ def test_triple_fault_fails_vm(run_kiln, guests):
 
 
 def test_bad_insn_reported(run_kiln, guests):
-    """xrstor in guest kernel mode: this host's KVM cannot emulate it and kiln does not
+    """xsavec in guest kernel mode: this host's KVM cannot emulate it and kiln does not
     complete it. On hosts with hardware virtualization it raises #UD (CR4.OSXSAVE is off) and
     the guest's exception handler triple-faults: exit 1 either way."""
     k = boot(run_kiln, guests["bad_insn"])
@@ -94,7 +94,7 @@ def test_bad_insn_reported(run_kiln, guests):
     assert k.wait(T) == 1
     assert "survived" not in k.stdout
     if on_kvm_pvm():
-        assert_insn_report(k, "0f ae 2b")
+        assert_insn_report(k, "0f c7 23")
 
 
 def test_int3_completed(run_kiln, guests):
@@ -120,13 +120,27 @@ def test_ldmxcsr_completed(run_kiln, guests):
     assert k.wait(T) == 0
 
 
+def test_xsave_xrstor_completed(run_kiln, guests):
+    """xsave stores XMM1 and XSTATE_BV; xrstor loads a changed XMM1 back (kiln completes both
+    on kvm_pvm hosts, where guest kernels need them to keep user AVX state)."""
+    k = boot(run_kiln, guests["xsave"])
+    m = k.expect(r"^xsave-xmm1=([0-9a-f]{8})\n|guest-exception vector=\w+", T)
+    assert m.group(1) == "12345678", "xsave did not store XMM1: %s" % m.group(0)
+    m = k.expect(r"^xsave-bv=([0-9a-f]{8})\n|guest-exception vector=\w+", T)
+    assert m.group(1) and int(m.group(1), 16) & 2, "XSTATE_BV lacks SSE: %s" % m.group(0)
+    m = k.expect(r"^xrstor-xmm1=([0-9a-f]{8})\n|guest-exception vector=\w+", T)
+    assert m.group(1) == "600dcafe", "xrstor did not load XMM1: %s" % m.group(0)
+    assert k.wait(T) == 0
+
+
 @pvm_only
-@pytest.mark.parametrize("guest,insn", [("int3", "cc"), ("fwait", "9b"), ("ldmxcsr", "0f ae 15")])
+@pytest.mark.parametrize("guest,insn", [("int3", "cc"), ("fwait", "9b"), ("ldmxcsr", "0f ae 15"),
+                                        ("xsave", "0f ae 25")])
 def test_quirks_off_reports_insn(run_kiln, guests, guest, insn):
     k = boot(run_kiln, guests[guest], "--host-quirks", "off")
     assert k.wait(T) == 1
     assert_insn_report(k, insn)
-    assert "after-" not in k.stdout and "mxcsr=" not in k.stdout
+    assert "after-" not in k.stdout and "mxcsr=" not in k.stdout and "xsave-" not in k.stdout
 
 
 def test_debug_port_logged_with_vv(run_kiln, guests):

@@ -1,6 +1,7 @@
-/* bad_insn: executes xrstor (0f ae 2b = xrstor (%ebx)) in kernel mode. This host's KVM
+/* bad_insn: executes xsavec (0f c7 23 = xsavec (%ebx)) in kernel mode. This host's KVM
  * instruction emulator cannot execute it (KVM_EXIT_INTERNAL_ERROR) and kiln does not complete
- * it: kiln must report RIP, CPL and the instruction bytes, and exit 1. */
+ * it (it hides XSAVEC from Linux guests): kiln must report RIP, CPL and the instruction bytes,
+ * and exit 1. */
 	.code32
 	.text
 	.globl guest_main
@@ -10,7 +11,7 @@ guest_main:
 	mov $xsave_area, %ebx
 	xor %eax, %eax
 	xor %edx, %edx
-	xrstor (%ebx)
+	xsavec (%ebx)
 	mov $survived, %esi
 	call puts
 	ret

@@ -278,6 +278,43 @@ static void test_write_all_or_nothing(void **state)
 	assert_int_equal(pagewalk_write(m, &lm, 0x0000800000000000ull, data, 1), -EINVAL);
 }
 
+/* pagewalk_access: supervisor writes honour R/W under CR0.WP (a COW page must fault, not be
+ * written through), set A/D in the leaf, and name the failing page. */
+static void test_access_write_protect(void **state)
+{
+	struct guest_mem *m = *state;
+	struct paging_state wp = lm;
+	uint8_t data[8] = { 7, 7, 7, 7, 7, 7, 7, 7 }, buf[8];
+	uint64_t fault = 0, pte;
+
+	wp.cr0 |= 1ull << 16; /* CR0.WP */
+	set64(m, PT, 4, 0x40000 | P);                      /* read-only page at gva 0x404000 */
+	set64(m, PT, 5, 0x41000 | P | RW);
+	assert_int_equal(pagewalk_access(m, &wp, 0x404000, data, 8, true, &fault), -EACCES);
+	assert_int_equal(fault, 0x404000);
+	/* Spanning a writable and then a read-only page: nothing written, the second page named. */
+	set64(m, PT, 6, 0x42000 | P);
+	assert_int_equal(pagewalk_access(m, &wp, 0x405ffc, data, 8, true, &fault), -EACCES);
+	assert_int_equal(fault, 0x406000);
+	assert_int_equal(guest_mem_read(m, 0x41ffc, buf, 4), 0);
+	assert_int_not_equal(buf[0], 7);
+	/* Without CR0.WP a supervisor write goes through. Reads never check R/W. */
+	assert_int_equal(pagewalk_access(m, &lm, 0x404000, data, 8, true, &fault), 0);
+	assert_int_equal(pagewalk_access(m, &wp, 0x404000, buf, 8, false, &fault), 0);
+	assert_memory_equal(buf, data, 8);
+	/* A written page gets its accessed and dirty bits. */
+	assert_int_equal(pagewalk_access(m, &wp, 0x405000, data, 8, true, &fault), 0);
+	assert_int_equal(guest_mem_read(m, PT + 5 * 8, &pte, 8), 0);
+	assert_int_equal(pte & 0x60, 0x60);
+	/* Not present: -ENOENT with the page. */
+	assert_int_equal(pagewalk_access(m, &wp, 0x402010, buf, 8, false, &fault), -ENOENT);
+	assert_int_equal(fault, 0x402010); /* the first byte that faulted, as CR2 */
+	/* A read-only upper level makes the page read-only. */
+	set64(m, PDPT, 0, PD | P);
+	assert_int_equal(pagewalk_access(m, &wp, 0x405000, data, 8, true, &fault), -EACCES);
+	set64(m, PDPT, 0, PD | P | RW);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,6 +329,7 @@ int main(void)
 		cmocka_unit_test(test_pae_paging),
 		cmocka_unit_test(test_read_write_across_pages),
 		cmocka_unit_test(test_write_all_or_nothing),
+		cmocka_unit_test(test_access_write_protect),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

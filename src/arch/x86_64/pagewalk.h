@@ -4,6 +4,7 @@
 #ifndef KILN_ARCH_X86_64_PAGEWALK_H
 #define KILN_ARCH_X86_64_PAGEWALK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "util/guest_mem.h"
@@ -29,5 +30,15 @@ int pagewalk_read(const struct guest_mem *m, const struct paging_state *ps, uint
  * as the platform, not as the guest). Returns 0 or a pagewalk_translate() error. */
 int pagewalk_write(const struct guest_mem *m, const struct paging_state *ps, uint64_t gva,
 		   const void *src, uint64_t len) __attribute__((warn_unused_result));
+
+/* Copies len bytes between guest virtual gva and buf as a supervisor access of the guest CPU
+ * would: a write (buf -> guest) honours R/W at every paging level when CR0.WP is set and sets
+ * the leaf entry's accessed and dirty bits. Every page is checked before any byte is copied.
+ * Returns 0; -ENOENT (not present), -EACCES (write to a read-only page), -EINVAL
+ * (non-canonical), -EFAULT (not RAM), each with *fault_gva (if not NULL) set to the first
+ * linear address that failed (gva, or the start of a later page): the CR2 of the guest's #PF. */
+int pagewalk_access(const struct guest_mem *m, const struct paging_state *ps, uint64_t gva,
+		    void *buf, uint64_t len, bool write, uint64_t *fault_gva)
+	__attribute__((warn_unused_result));
 
 #endif
