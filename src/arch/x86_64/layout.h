@@ -30,6 +30,24 @@
 /* 32-bit device hole: [3 GiB, 4 GiB) holds no RAM. */
 #define LAYOUT_MEM_32BIT_HOLE 0xc0000000ull
 #define LAYOUT_PCI_MMIO32_START 0xc0000000ull
+/* PCI segment 0 (pci/pci.h), as Cloud Hypervisor lays it out:
+ * - 32-bit BAR window [LAYOUT_PCI_MMIO32_START, +640 MiB) = [0xc0000000, 0xe8000000): the
+ *   DWordMemory window of \_SB.PCI0's _CRS; pci/bar_alloc.h hands it out.
+ * - ECAM (PCIe enhanced configuration access, PCI Firmware Spec 3.3 4.1.2) right after it:
+ *   4 KiB per function, 1 MiB per bus (bus << 20 | device << 15 | function << 12 | register);
+ *   kiln has bus 0 only, so 1 MiB at 0xe8000000. The MCFG table describes it (bus 0-0) and the
+ *   DSDT's \_SB.MBRD (PNP0C02) reserves it as a motherboard resource. Cloud Hypervisor keeps
+ *   [0xe8000000, 0xf8000000) for the ECAM of up to 256 segments; kiln leaves the rest free.
+ * - 64-bit BAR window: LAYOUT_PCI_MMIO64_SIZE bytes from the first LAYOUT_PCI_MMIO64_ALIGN
+ *   boundary at or above both 4 GiB and the end of guest RAM (bar_alloc_mmio64_base()): for
+ *   RAM up to 3 GiB that is [4 GiB, 68 GiB), which needs 37 guest physical address bits. A
+ *   window above the CPU's physical address width is ignored by Linux ("not CPU
+ *   addressable"). The QWordMemory window of \_SB.PCI0's _CRS. */
+#define LAYOUT_PCI_MMIO32_SIZE (640 * MIB)
+#define LAYOUT_PCI_ECAM_BASE 0xe8000000ull
+#define LAYOUT_PCI_ECAM_SIZE (1 * MIB)     /* bus 0 only: MCFG end bus 0 */
+#define LAYOUT_PCI_MMIO64_ALIGN (1 * GIB)
+#define LAYOUT_PCI_MMIO64_SIZE (64 * GIB)
 /* Generic Event Device (hw/ged.h) registers, one page in the 32-bit hole: above any 32-bit PCI
  * window kiln will hand out and below the IOAPIC; QEMU's microvm puts its GED at the same
  * address. The DSDT's \_SB.GED_ OperationRegion covers the status register at offset 0. */
@@ -47,6 +65,8 @@
 #define PORT_DEBUG 0x80             /* Cloud Hypervisor's boot-progress port */
 #define PORT_ACPI_PM 0x3c0          /* ACPI sleep control/status and reset register */
 #define PORT_COM1 0x3f8
+#define PORT_PCI_CONFIG 0xcf8       /* PCI configuration mechanism #1: 0xcf8 CONFIG_ADDRESS, */
+#define PORT_PCI_CONFIG_LEN 8       /* 0xcfc-0xcff CONFIG_DATA (PCI Local Bus 3.0 3.2.2.3.2) */
 #define IRQ_COM1 4
 /* GED interrupt: IOAPIC pin (= GSI) 5, edge-triggered, active high. Nothing else uses it: the
  * PIT is GSI 2 (MADT override), COM1 GSI 4, the (unused) SCI GSI 9; the RTC and i8042 raise
