@@ -494,11 +494,15 @@ static void test_cpu_features(void **state)
 	assert_true(count >= 22);
 	assert_ptr_equal(cpu_feature_table(NULL), t);
 	for (unsigned int i = 0; i < count; i++) {
-		unsigned int word = t[i].leaf == 1 ? 4 : t[i].reg == 1 ? 9 : t[i].reg == 2 ? 16 : 18;
+		unsigned int word = t[i].leaf == 1 ? 4 : t[i].leaf == 0xd ? 10 : t[i].reg == 1 ? 9 :
+				    t[i].reg == 2 ? 16 : 18;
 
 		assert_non_null(t[i].name);
 		assert_ptr_equal(cpu_feature_find(t[i].name), &t[i]);
-		assert_true(t[i].leaf == 1 ? t[i].reg == 2 : t[i].leaf == 7 && t[i].reg != 0);
+		if (t[i].leaf == 0xd) /* XSAVE extensions: CPUID 0xd.1 EAX */
+			assert_true(t[i].subleaf == 1 && t[i].reg == 0);
+		else
+			assert_true(t[i].leaf == 1 ? t[i].reg == 2 : t[i].leaf == 7 && t[i].reg != 0);
 		assert_int_equal(t[i].linux_nr, word * 32 + t[i].bit);
 		assert_true(t[i].bit < 32);
 	}
