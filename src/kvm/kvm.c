@@ -136,6 +136,103 @@ int kvm_vm_irq_line(struct kvm_vm *vm, unsigned int irq, int level)
 	return xioctl(vm->fd, KVM_IRQ_LINE, &l);
 }
 
+/* KVM's default routes (virt/kvm/irqchip.c, arch/x86/kvm/irq_comm.c default_routing): GSI n to
+ * IOAPIC pin n for n < 24, and to PIC pin n % 8 for n < 16. */
+#define PIC_GSIS 16
+
+int kvm_vm_set_gsi_routing(struct kvm_vm *vm, const struct kvm_msi_route *routes, unsigned int nr)
+{
+	unsigned int total = KVM_IRQCHIP_GSIS + PIC_GSIS + nr, n = 0;
+	struct kvm_irq_routing *t;
+	int r;
+
+	/* KVM takes at most KVM_MAX_IRQ_ROUTES (4096) entries, the irqchip's 40 included. */
+	if (nr > KVM_GSI_MAX + 1 - KVM_IRQCHIP_GSIS - PIC_GSIS || (nr && !routes))
+		return -EINVAL;
+	for (unsigned int i = 0; i < nr; i++) {
+		if (routes[i].gsi < KVM_IRQCHIP_GSIS || routes[i].gsi > KVM_GSI_MAX)
+			return -EINVAL;
+		for (unsigned int j = 0; j < i; j++)
+			if (routes[j].gsi == routes[i].gsi)
+				return -EINVAL;
+	}
+	t = calloc(1, sizeof(*t) + total * sizeof(t->entries[0]));
+	if (!t)
+		return -ENOMEM;
+	for (unsigned int gsi = 0; gsi < KVM_IRQCHIP_GSIS; gsi++) {
+		t->entries[n++] = (struct kvm_irq_routing_entry){
+			.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+			.u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi } };
+		if (gsi < PIC_GSIS)
+			t->entries[n++] = (struct kvm_irq_routing_entry){
+				.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+				.u.irqchip = { .irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER :
+								    KVM_IRQCHIP_PIC_SLAVE,
+					       .pin = gsi % 8 } };
+	}
+	for (unsigned int i = 0; i < nr; i++)
+		t->entries[n++] = (struct kvm_irq_routing_entry){
+			.gsi = routes[i].gsi, .type = KVM_IRQ_ROUTING_MSI,
+			.u.msi = { .address_lo = (uint32_t)routes[i].address,
+				   .address_hi = (uint32_t)(routes[i].address >> 32),
+				   .data = routes[i].data } };
+	t->nr = n;
+	r = xioctl(vm->fd, KVM_SET_GSI_ROUTING, t);
+	free(t);
+	return r < 0 ? r : 0;
+}
+
+static int irqfd(struct kvm_vm *vm, int fd, uint32_t gsi, uint32_t flags)
+{
+	struct kvm_irqfd f = { .fd = (uint32_t)fd, .gsi = gsi, .flags = flags };
+	int r;
+
+	if (fd < 0)
+		return -EINVAL;
+	r = xioctl(vm->fd, KVM_IRQFD, &f);
+	return r < 0 ? r : 0;
+}
+
+int kvm_vm_irqfd_assign(struct kvm_vm *vm, int fd, uint32_t gsi)
+{
+	return irqfd(vm, fd, gsi, 0);
+}
+
+int kvm_vm_irqfd_deassign(struct kvm_vm *vm, int fd, uint32_t gsi)
+{
+	return irqfd(vm, fd, gsi, KVM_IRQFD_FLAG_DEASSIGN);
+}
+
+static int ioeventfd(struct kvm_vm *vm, int fd, uint64_t addr, uint32_t len, bool pio,
+		     bool match, uint64_t data, uint32_t flags)
+{
+	struct kvm_ioeventfd e = {
+		.datamatch = match ? data : 0, .addr = addr, .len = len, .fd = fd,
+		.flags = flags | (pio ? KVM_IOEVENTFD_FLAG_PIO : 0) |
+			 (match ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0),
+	};
+	int r;
+
+	if (fd < 0 || (len != 0 && len != 1 && len != 2 && len != 4 && len != 8) ||
+	    (len == 0 && match) || (match && len < 8 && data >> (8 * len)) ||
+	    addr + len < addr)
+		return -EINVAL;
+	r = xioctl(vm->fd, KVM_IOEVENTFD, &e);
+	return r < 0 ? r : 0;
+}
+
+int kvm_vm_ioeventfd_assign(struct kvm_vm *vm, int fd, uint64_t addr, uint32_t len, bool pio,
+			    bool match, uint64_t data)
+{
+	return ioeventfd(vm, fd, addr, len, pio, match, data, 0);
+}
+
+int kvm_vm_ioeventfd_deassign(struct kvm_vm *vm, int fd, uint64_t addr, uint32_t len, bool pio,
+			      bool match, uint64_t data)
+{
+	return ioeventfd(vm, fd, addr, len, pio, match, data, KVM_IOEVENTFD_FLAG_DEASSIGN);
+}
+
 int kvm_vcpu_create(struct kvm_vm *vm, unsigned int id, struct kvm_vcpu *vcpu)
 {
 	vcpu->id = id;

@@ -56,6 +56,46 @@ int kvm_vm_set_memory(struct kvm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t s
 /* KVM_IRQ_LINE: sets GSI `irq` to `level` (in-kernel PIC and IOAPIC). */
 int kvm_vm_irq_line(struct kvm_vm *vm, unsigned int irq, int level);
 
+/* GSIs 0..KVM_IRQCHIP_GSIS-1 belong to the in-kernel irqchip: KVM's default routing sends GSI
+ * n to IOAPIC pin n, and GSIs 0-15 also to PIC pin n % 8 (master below 8, slave from 8). MSI
+ * routes use GSIs from KVM_IRQCHIP_GSIS up to KVM_GSI_MAX. */
+#define KVM_IRQCHIP_GSIS 24
+#define KVM_GSI_MAX 4095 /* KVM_MAX_IRQ_ROUTES - 1 on x86 */
+
+/* One MSI route: writing to an irqfd bound to `gsi` (or KVM_IRQ_LINE on it) sends this
+ * message. */
+struct kvm_msi_route {
+	uint32_t gsi;     /* KVM_IRQCHIP_GSIS..KVM_GSI_MAX, unique within one call */
+	uint64_t address; /* MSI address (x86: 0xfee00000 | destination << 12 | flags) */
+	uint32_t data;    /* MSI data (vector, delivery mode, trigger) */
+};
+
+/* KVM_SET_GSI_ROUTING (Documentation/virt/kvm/api.rst): replaces the VM's whole routing table
+ * with KVM's default irqchip routes (above, so legacy interrupts keep working) plus the `nr`
+ * MSI routes in `routes` (NULL when nr is 0). Needs the in-kernel irqchip. Returns 0, -EINVAL
+ * (a GSI below KVM_IRQCHIP_GSIS or above KVM_GSI_MAX, a GSI twice, more than 4056 routes),
+ * -ENOMEM, or the ioctl's -errno. */
+int kvm_vm_set_gsi_routing(struct kvm_vm *vm, const struct kvm_msi_route *routes, unsigned int nr)
+	__attribute__((warn_unused_result));
+
+/* KVM_IRQFD (api.rst): each write to eventfd `fd` injects GSI `gsi` (edge: for MSI routes
+ * and edge-triggered IOAPIC pins), without resampling. Deassign takes the same fd and GSI.
+ * Returns 0, -EINVAL for a negative fd, or the ioctl's -errno (-EBUSY: fd already bound). */
+int kvm_vm_irqfd_assign(struct kvm_vm *vm, int fd, uint32_t gsi)
+	__attribute__((warn_unused_result));
+int kvm_vm_irqfd_deassign(struct kvm_vm *vm, int fd, uint32_t gsi);
+
+/* KVM_IOEVENTFD (api.rst): a guest write of `len` bytes (1, 2, 4, 8; 0 = any length, with
+ * KVM_CAP_IOEVENTFD_ANY_LENGTH; MMIO ones then take KVM's fast path) to `addr` (a port when
+ * `pio`, else a guest physical address) signals eventfd `fd` in the kernel instead of exiting
+ * to kiln; with `match`, only writes of the value `data` do. Deassign takes the same arguments.
+ * Returns 0, -EINVAL (negative fd, bad len, len 0 with match, data wider than len, addr + len
+ * wrapping), or the ioctl's -errno (-EEXIST: same address/len/data already bound). */
+int kvm_vm_ioeventfd_assign(struct kvm_vm *vm, int fd, uint64_t addr, uint32_t len, bool pio,
+			    bool match, uint64_t data) __attribute__((warn_unused_result));
+int kvm_vm_ioeventfd_deassign(struct kvm_vm *vm, int fd, uint64_t addr, uint32_t len, bool pio,
+			      bool match, uint64_t data);
+
 /* KVM_CREATE_VCPU with mmap of kvm_run. */
 int kvm_vcpu_create(struct kvm_vm *vm, unsigned int id, struct kvm_vcpu *vcpu)
 	__attribute__((warn_unused_result));
