@@ -23,7 +23,7 @@ pytestmark = pytest.mark.linux
 CMDLINE = "console=ttyS0 panic=-1 mitigations=off lockdown=confidentiality"
 BOOT_T = 1200     # seconds from the test's start to /init's marker
 SHELL_T = 120     # a shell command's round trip (exec costs are high here)
-MARKER = r"KILN-INIT-OK uptime=([0-9.]+) cpus=(\d+) memtotal_kb=(\d+)"
+MARKER = r"KILN-INIT-OK uptime=([0-9.]+) cpus=(\d+) memtotal_kb=(\d+)\s"  # \s: the whole number
 PROMPT = r"kiln# "
 
 VMS = {
