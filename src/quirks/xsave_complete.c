@@ -2,6 +2,7 @@
 
 #include <cpuid.h>
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #define AREA_SIZE 4096u          /* struct kvm_xsave region, bytes */
@@ -27,10 +28,29 @@ static void put64(uint8_t *p, uint64_t v)
 	memcpy(p, &v, sizeof(v));
 }
 
+/* CPUID 0xd sub-leaves 2..62 of the host, read once: every guest context switch comes through
+ * here, and CPUID itself traps to the host's hypervisor. off == 0: no such user component. */
+static struct { uint32_t off, len; } spans[63];
+static pthread_once_t spans_once = PTHREAD_ONCE_INIT;
+
+static void read_spans(void)
+{
+	for (unsigned int i = 2; i < 63; i++) {
+		unsigned int eax, ebx, ecx, edx;
+
+		if (!__get_cpuid_count(0xd, i, &eax, &ebx, &ecx, &edx) || eax == 0)
+			continue;
+		if (ecx & 1) /* a supervisor component: not in the standard form's user area */
+			continue;
+		if ((uint64_t)ebx + eax > AREA_SIZE || ebx < HDR + HDR_LEN)
+			continue;
+		spans[i].off = ebx;
+		spans[i].len = eax;
+	}
+}
+
 bool xsave_component_span(unsigned int i, uint32_t *off, uint32_t *len)
 {
-	unsigned int eax, ebx, ecx, edx;
-
 	if (i >= 63)
 		return false;
 	if (i == 0) { /* FCW..FDP (bytes 0-23) and ST0-7 (32-159); MXCSR belongs to SSE/AVX */
@@ -43,14 +63,11 @@ bool xsave_component_span(unsigned int i, uint32_t *off, uint32_t *len)
 		*len = 256;
 		return true;
 	}
-	if (!__get_cpuid_count(0xd, i, &eax, &ebx, &ecx, &edx) || eax == 0)
+	pthread_once(&spans_once, read_spans);
+	if (!spans[i].off)
 		return false;
-	if (ecx & 1) /* a supervisor component: not in the standard form's user area */
-		return false;
-	if ((uint64_t)ebx + eax > AREA_SIZE || ebx < HDR + HDR_LEN)
-		return false;
-	*off = ebx;
-	*len = eax;
+	*off = spans[i].off;
+	*len = spans[i].len;
 	return true;
 }
 

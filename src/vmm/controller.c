@@ -107,27 +107,16 @@ static void reboot_vm(struct controller *c)
 /* The running VM stopped by itself (guest poweroff, reset, failure). */
 static void handle_vm_exit(struct controller *c, enum vm_exit why)
 {
-	switch (why) {
-	case VM_EXIT_RESET:
+	if (why == VM_EXIT_RESET) {
 		reboot_vm(c);
 		return;
-	case VM_EXIT_POWEROFF:
-		vm_destroy(&c->vm);
-		host_quirks_reset_vm(&c->vmm.quirks);
-		c->state = VM_STATE_SHUTDOWN;
-		console_restore();
-		emit(c, "vm", "shutdown");
-		vm_down(c, 0);
-		return;
-	default:
-		vm_destroy(&c->vm);
-		host_quirks_reset_vm(&c->vmm.quirks);
-		c->state = VM_STATE_SHUTDOWN;
-		console_restore();
-		emit(c, "vm", "shutdown");
-		vm_down(c, 1);
-		return;
 	}
+	vm_destroy(&c->vm);
+	host_quirks_reset_vm(&c->vmm.quirks);
+	c->state = VM_STATE_SHUTDOWN;
+	console_restore();
+	emit(c, "vm", "shutdown");
+	vm_down(c, why == VM_EXIT_POWEROFF ? 0 : 1);
 }
 
 /* ---- API handlers ---- */
