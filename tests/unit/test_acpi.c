@@ -21,6 +21,7 @@
 #include "arch/x86_64/layout.h"
 #include "hw/acpi_pm.h"
 #include "hw/ged.h"
+#include "pci/bar_alloc.h"
 
 #define RAM_SIZE (64 * MIB)
 
@@ -393,10 +394,167 @@ static uint64_t check_pwrb_device(const struct guest_mem *m, uint64_t p, uint64_
 	return dev_end;
 }
 
+/* One Word/DWord/QWord Address Space Descriptor (ACPI 6.4 6.4.3.5.1-3; `width` 2, 4, 8) at
+ * `p`: ResourceProducer, MinFixed, MaxFixed, PosDecode, _GRA and _TRA 0, no ResourceSource,
+ * covering [min, min + len). Returns the next descriptor. */
+static uint64_t check_addr_desc(const struct guest_mem *m, uint64_t p, uint8_t tag,
+				unsigned int width, uint8_t type, uint8_t type_flags, uint64_t min,
+				uint64_t len)
+{
+	assert_int_equal(rd(m, p, 1), tag);
+	assert_int_equal(rd(m, p + 1, 2), 3 + 5 * width);
+	assert_int_equal(rd(m, p + 3, 1), type);
+	assert_int_equal(rd(m, p + 4, 1), 0x0c);       /* bits 2-3 _MIF _MAF; bit 0 producer */
+	assert_int_equal(rd(m, p + 5, 1), type_flags);
+	p += 6;
+	assert_int_equal(rd(m, p, width), 0);           /* _GRA */
+	assert_int_equal(rd(m, p + width, width), min);
+	assert_int_equal(rd(m, p + 2 * width, width), min + len - 1);
+	assert_int_equal(rd(m, p + 3 * width, width), 0); /* _TRA */
+	assert_int_equal(rd(m, p + 4 * width, width), len);
+	return p + 5 * width;
+}
+
+/* PCI0's _CRS from `p` to `end`: bus 0 only; the config ports 0xcf8-0xcff as a plain I/O
+ * descriptor (Linux drops it from the windows); I/O windows for every other port; the 32-bit
+ * BAR window, non-cacheable; the 64-bit one at `mmio64`, cacheable; the end tag. */
+static void check_pci0_resources(const struct guest_mem *m, uint64_t p, uint64_t end,
+				 uint64_t mmio64)
+{
+	static const uint8_t cf8[] = { 0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08 };
+
+	p = check_addr_desc(m, p, 0x88, 2, 2, 0, 0, 1);                /* bus numbers 0-0 */
+	assert_true(has_bytes(m, p, (const char *)cf8, sizeof(cf8)));
+	p += sizeof(cf8);
+	p = check_addr_desc(m, p, 0x88, 2, 1, 0x03, 0, 0xcf8);         /* EntireRange */
+	p = check_addr_desc(m, p, 0x88, 2, 1, 0x03, 0xd00, 0xf300);
+	p = check_addr_desc(m, p, 0x87, 4, 0, 0x01, 0xc0000000, 640 * MIB); /* RW, non-cacheable */
+	assert_true(0xc0000000 + 640 * MIB <= LAYOUT_PCI_ECAM_BASE);
+	p = check_addr_desc(m, p, 0x8a, 8, 0, 0x03, mmio64, 64 * GIB); /* RW, cacheable */
+	assert_true(has_bytes(m, p, "\x79\x00", 2));
+	assert_int_equal(p + 2, end);
+}
+
+/* Name(seg, EisaId(id)) at `p`; returns the next object. */
+static uint64_t check_name_eisaid(const struct guest_mem *m, uint64_t p, const char *seg,
+				  const char *id)
+{
+	char got[8];
+
+	assert_int_equal(rd(m, p, 1), 0x08);
+	assert_true(has_bytes(m, p + 1, seg, 4));
+	assert_int_equal(rd(m, p + 5, 1), 0x0c); /* DWordPrefix */
+	eisa_id(m, p + 6, got);
+	assert_string_equal(got, id);
+	return p + 10;
+}
+
+/* Name(_CRS, Buffer) at `p`: sets *res to the resource template; returns the buffer's end. */
+static uint64_t check_name_crs(const struct guest_mem *m, uint64_t p, uint64_t *res)
+{
+	unsigned int n;
+
+	assert_true(has_bytes(m, p, "\x08_CRS\x11", 6)); /* BufferOp */
+	p += 6;
+	uint64_t buf_end = p + aml_pkglen(m, p, &n);
+	p += n;
+	assert_int_equal(rd(m, p, 1), 0x0a); /* BytePrefix buffer size */
+	assert_int_equal(rd(m, p + 1, 1), buf_end - (p + 2));
+	*res = p + 2;
+	return buf_end;
+}
+
+/* Device(PCI0): the PCI Express root bridge of segment 0 (PCI Firmware Spec 3.3 4.1.5; ACPI
+ * 6.4 6.5.6 _BBN, 6.5.7 _SEG), with _CRS windows and an _OSC that begins
+ * CreateDWordField(Arg3, Zero, CDW1) If (Arg0 == ToUUID(PCI host bridge)). The _OSC's
+ * behaviour is checked with acpiexec. Returns the end of the device. */
+static uint64_t check_pci0_device(const struct guest_mem *m, uint64_t p, uint64_t end,
+				  uint64_t mmio64)
+{
+	static const char osc_start[] = "\x8a\x6b\x00" "CDW1" "\xa0";
+	static const char uuid[] = "\x5b\x4d\xdb\x33\xf7\x1f\x1c\x40"
+				   "\x96\x57\x74\x41\xc0\x3d\xd7\x66";
+	unsigned int n;
+	uint64_t res;
+
+	assert_true(has_bytes(m, p, "\x5b\x82", 2)); /* DeviceOp */
+	uint64_t dev_end = p + 2 + aml_pkglen(m, p + 2, &n);
+	assert_true(dev_end <= end);
+	p += 2 + n;
+	assert_true(has_bytes(m, p, "PCI0", 4));
+	p = check_name_eisaid(m, p + 4, "_HID", "PNP0A08");
+	p = check_name_eisaid(m, p, "_CID", "PNP0A03");
+	assert_true(has_bytes(m, p, "\x08_ADR\x00\x08_SEG\x00\x08_UID\x00\x08_BBN\x00", 24));
+	p += 24;
+	p = check_name_crs(m, p, &res);
+	check_pci0_resources(m, res, p, mmio64);
+
+	assert_int_equal(rd(m, p, 1), 0x14); /* MethodOp */
+	assert_int_equal(p + 1 + aml_pkglen(m, p + 1, &n), dev_end);
+	p += 1 + n;
+	assert_true(has_bytes(m, p, "_OSC\x04", 5)); /* 4 arguments, not serialized */
+	p += 5;
+	assert_true(has_bytes(m, p, osc_start, sizeof(osc_start) - 1));
+	p += sizeof(osc_start) - 1;
+	assert_true(p + aml_pkglen(m, p, &n) < dev_end); /* If, then Else and Return follow */
+	p += n;
+	assert_true(has_bytes(m, p, "\x93\x68\x11", 3)); /* LEqual(Arg0, Buffer */
+	p += 3;
+	uint64_t buf_end = p + aml_pkglen(m, p, &n);
+	p += n;
+	assert_true(has_bytes(m, p, "\x0a\x10", 2));  /* BufferSize 16 */
+	assert_true(has_bytes(m, p + 2, uuid, 16));
+	assert_int_equal(p + 18, buf_end);
+	return dev_end;
+}
+
+/* Device(MBRD) { _HID EisaId("PNP0C02"), _UID Zero, _CRS Memory32Fixed(ReadWrite, ECAM) }:
+ * Linux uses the MCFG's ECAM only once motherboard resources (or e820) reserve it. */
+static uint64_t check_mbrd_device(const struct guest_mem *m, uint64_t p, uint64_t end)
+{
+	unsigned int n;
+	uint64_t res;
+
+	assert_true(has_bytes(m, p, "\x5b\x82", 2));
+	uint64_t dev_end = p + 2 + aml_pkglen(m, p + 2, &n);
+	assert_true(dev_end <= end);
+	p += 2 + n;
+	assert_true(has_bytes(m, p, "MBRD", 4));
+	p = check_name_eisaid(m, p + 4, "_HID", "PNP0C02");
+	assert_true(has_bytes(m, p, "\x08_UID\x00", 6));
+	p = check_name_crs(m, p + 6, &res);
+	assert_int_equal(p, dev_end);
+	assert_true(has_bytes(m, res, "\x86\x09\x00\x01", 4)); /* 6.4.3.4, _RW */
+	assert_int_equal(rd(m, res + 4, 4), 0xe8000000);
+	assert_int_equal(rd(m, res + 8, 4), 1 * MIB);
+	assert_true(has_bytes(m, res + 12, "\x79\x00", 2));
+	assert_int_equal(res + 14, dev_end);
+	return dev_end;
+}
+
+/* MCFG (PCI Firmware Spec 3.3 4.1.2, tables 4-2 and 4-3): revision 1, 8 reserved bytes, one
+ * 16-byte allocation: ECAM base, segment 0, buses 0-0, 4 reserved bytes. */
+static void check_mcfg(const struct guest_mem *m, uint64_t t)
+{
+	assert_int_equal(check_table(m, t, "MCFG"), 44 + 16);
+	assert_int_equal(rd(m, t + 8, 1), 1);
+	assert_int_equal(rd(m, t + 36, 8), 0);
+	assert_int_equal(rd(m, t + 44, 8), 0xe8000000);
+	assert_int_equal(rd(m, t + 44, 8), LAYOUT_PCI_ECAM_BASE);
+	assert_int_equal(rd(m, t + 52, 2), 0); /* segment group */
+	assert_int_equal(rd(m, t + 54, 1), 0); /* start bus */
+	assert_int_equal(rd(m, t + 55, 1), 0); /* end bus */
+	assert_int_equal(rd(m, t + 56, 4), 0);
+	/* 1 MiB of ECAM per bus (PCIe Base 7.2.2): the window holds exactly buses 0-0. */
+	assert_int_equal(LAYOUT_PCI_ECAM_SIZE, (0 - 0 + 1) * MIB);
+}
+
 /* DSDT: \_S5_ package with SLP_TYPa 5, then Scope(\_SB_) holding one ACPI0007 device per
- * CPU whose _UID is its index, the PNP0B00 RTC, COM1, the GED and the power button, ending
- * exactly at the table's end. */
-static void check_dsdt(const struct guest_mem *m, uint64_t t, unsigned int nr_cpus)
+ * CPU whose _UID is its index, the PNP0B00 RTC, COM1, the GED, the power button, the PCI host
+ * bridge (64-bit window at `mmio64`) and the motherboard resources, ending exactly at the
+ * table's end. */
+static void check_dsdt(const struct guest_mem *m, uint64_t t, unsigned int nr_cpus,
+		       uint64_t mmio64)
 {
 	uint32_t len = check_table(m, t, "DSDT");
 	uint64_t p = t + 36, end = t + len;
@@ -429,38 +587,45 @@ static void check_dsdt(const struct guest_mem *m, uint64_t t, unsigned int nr_cp
 	p = check_com1_device(m, p, end);
 	p = check_ged_device(m, p, end);
 	p = check_pwrb_device(m, p, end);
+	p = check_pci0_device(m, p, end, mmio64);
+	p = check_mbrd_device(m, p, end);
 	assert_int_equal(p, end);
 }
 
-static void check_all(const struct guest_mem *m, unsigned int nr_cpus)
+/* All tables; the PCI 64-bit window starts at `mmio64`. */
+static void check_all(const struct guest_mem *m, unsigned int nr_cpus, uint64_t mmio64)
 {
 	uint64_t xsdt = check_rsdp(m);
 	uint32_t len = check_table(m, xsdt, "XSDT");
-	uint64_t fadt = 0, madt = 0;
+	uint64_t fadt = 0, madt = 0, mcfg = 0;
 
 	assert_int_equal((len - 36) % 8, 0);
 	for (uint64_t e = xsdt + 36; e < xsdt + len; e += 8) {
 		uint64_t t = rd(m, e, 8);
 
-		if (has_bytes(m, t, "FACP", 4))
+		if (has_bytes(m, t, "FACP", 4) && !fadt)
 			fadt = t;
-		else if (has_bytes(m, t, "APIC", 4))
+		else if (has_bytes(m, t, "APIC", 4) && !madt)
 			madt = t;
+		else if (has_bytes(m, t, "MCFG", 4) && !mcfg)
+			mcfg = t;
 		else
-			fail_msg("unexpected table in the XSDT");
+			fail_msg("unexpected or repeated table in the XSDT");
 	}
-	assert_true(fadt && madt);
-	check_dsdt(m, check_fadt(m, fadt), nr_cpus);
+	assert_true(fadt && madt && mcfg);
+	check_dsdt(m, check_fadt(m, fadt), nr_cpus, mmio64);
 	check_madt(m, madt, nr_cpus);
+	check_mcfg(m, mcfg);
 }
 
+/* With RAM_SIZE of RAM the 64-bit BAR window starts at 4 GiB. */
 static void build_and_check(unsigned int nr_cpus)
 {
 	struct guest_mem m;
 
 	assert_int_equal(guest_mem_init(&m, RAM_SIZE, LAYOUT_MEM_32BIT_HOLE), 0);
 	assert_int_equal(acpi_build(&m, nr_cpus), 0);
-	check_all(&m, nr_cpus);
+	check_all(&m, nr_cpus, 4 * GIB);
 	guest_mem_free(&m);
 }
 
@@ -489,8 +654,21 @@ static void test_rebuild_clears_area(void **state)
 	       LAYOUT_ACPI_END - LAYOUT_ACPI_START);
 	assert_int_equal(acpi_build(&m, 255), 0);
 	assert_int_equal(acpi_build(&m, 1), 0);
-	check_all(&m, 1);
+	check_all(&m, 1, 4 * GIB);
 	assert_int_equal(rd(&m, LAYOUT_ACPI_END - 8, 8), 0);
+	guest_mem_free(&m);
+}
+
+/* RAM above 4 GiB moves the 64-bit window to the next 1 GiB boundary above it, where
+ * pci/bar_alloc.h hands out BARs. */
+static void test_pci_window_above_ram(void **state)
+{
+	struct guest_mem m;
+
+	assert_int_equal(guest_mem_init(&m, 3 * GIB + 4 * KIB, LAYOUT_MEM_32BIT_HOLE), 0);
+	assert_int_equal(acpi_build(&m, 1), 0);
+	assert_int_equal(bar_alloc_mmio64_base(&m), 5 * GIB);
+	check_all(&m, 1, 5 * GIB);
 	guest_mem_free(&m);
 }
 
@@ -608,26 +786,57 @@ static void rm_tree(const char *dir)
 	rmdir(dir);
 }
 
-/* Builds the tables for 2 vCPUs and writes the DSDT to dir/dsdt.dat; returns its length. */
-static uint32_t write_dsdt(const char *dir)
+/* The table with signature `sig` listed in the XSDT. */
+static uint64_t find_table(const struct guest_mem *m, const char *sig)
 {
-	struct guest_mem m;
+	uint64_t xsdt = check_rsdp(m);
+	uint32_t len = check_table(m, xsdt, "XSDT");
+
+	for (uint64_t e = xsdt + 36; e < xsdt + len; e += 8) {
+		uint64_t t = rd(m, e, 8);
+
+		if (has_bytes(m, t, sig, 4))
+			return t;
+	}
+	fail_msg("no %s in the XSDT", sig);
+	return 0;
+}
+
+static void write_file(const char *dir, const char *name, const void *data, size_t len)
+{
 	char path[512];
 	FILE *f;
 
-	assert_int_equal(guest_mem_init(&m, RAM_SIZE, LAYOUT_MEM_32BIT_HOLE), 0);
-	assert_int_equal(acpi_build(&m, 2), 0);
-	uint64_t xsdt = check_rsdp(&m), fadt = rd(&m, xsdt + 36, 8);
-	assert_true(has_bytes(&m, fadt, "FACP", 4));
-	uint64_t dsdt = rd(&m, fadt + 140, 8);
-	uint32_t len = check_table(&m, dsdt, "DSDT");
-	snprintf(path, sizeof(path), "%s/dsdt.dat", dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	f = fopen(path, "wb");
 	assert_non_null(f);
-	assert_int_equal(fwrite(guest_mem_ptr(&m, dsdt, len), 1, len, f), len);
+	assert_int_equal(fwrite(data, 1, len, f), len);
 	assert_int_equal(fclose(f), 0);
+}
+
+/* Builds the tables for 2 vCPUs and 64 MiB, and writes the DSDT to dir/dsdt.dat and the MCFG
+ * to dir/mcfg.dat. */
+static void write_tables(const char *dir)
+{
+	struct guest_mem m;
+
+	assert_int_equal(guest_mem_init(&m, RAM_SIZE, LAYOUT_MEM_32BIT_HOLE), 0);
+	assert_int_equal(acpi_build(&m, 2), 0);
+	uint64_t dsdt = rd(&m, find_table(&m, "FACP") + 140, 8);
+	uint32_t len = check_table(&m, dsdt, "DSDT");
+	write_file(dir, "dsdt.dat", guest_mem_ptr(&m, dsdt, len), len);
+	uint64_t mcfg = find_table(&m, "MCFG");
+	len = check_table(&m, mcfg, "MCFG");
+	write_file(dir, "mcfg.dat", guest_mem_ptr(&m, mcfg, len), len);
 	guest_mem_free(&m);
-	return len;
+}
+
+/* Fails unless every string of `expect` occurs in `text` (output of `what`). */
+static void expect_all(const char *what, const char *text, const char *const *expect, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strstr(text, expect[i]))
+			fail_msg("%s output lacks \"%s\":\n%s", what, expect[i], text);
 }
 
 /* iasl disassembles the DSDT to the devices we meant, and compiling that ASL again without
@@ -645,7 +854,7 @@ static void test_iasl_roundtrip(void **state)
 	snprintf(dat, sizeof(dat), "%s/dsdt.dat", dir);
 	snprintf(dsl_path, sizeof(dsl_path), "%s/dsdt.dsl", dir);
 	snprintf(prefix, sizeof(prefix), "%s/re", dir);
-	write_dsdt(dir);
+	write_tables(dir);
 	/* iasl writes dsdt.dsl next to its input. */
 	assert_int_equal(run_in(dir, "d.log", (char *[]){ "iasl", "-d", dat, NULL }), 0);
 	char *dsl = slurp(dir, "dsdt.dsl", NULL);
@@ -656,10 +865,27 @@ static void test_iasl_roundtrip(void **state)
 		"Field (GDST, DWordAcc, NoLock, WriteAsZeros)", "GDAT,   32",
 		"Method (_EVT, 1, Serialized)", "Notify (\\_SB.PWRB, 0x80)",
 		"Device (PWRB)", "EisaId (\"PNP0C0C\")",
+		/* The PCI host bridge and its windows, in the order of its _CRS. */
+		"Device (PCI0)", "Name (_HID, EisaId (\"PNP0A08\")", "Name (_CID, EisaId (\"PNP0A03\")",
+		"Name (_SEG, Zero)", "Name (_BBN, Zero)",
+		("WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,\n"
+		 "                    0x0000,             // Granularity\n"
+		 "                    0x0000,             // Range Minimum\n"
+		 "                    0x0000,             // Range Maximum\n"),
+		"IO (Decode16,\n                    0x0CF8,             // Range Minimum\n",
+		"WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange,",
+		"0x0CF7,             // Range Maximum", "0x0D00,             // Range Minimum",
+		"DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite,",
+		"0xC0000000,         // Range Minimum", "0xE7FFFFFF,         // Range Maximum",
+		"QWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, Cacheable, ReadWrite,",
+		"0x0000000100000000, // Range Minimum", "0x00000010FFFFFFFF, // Range Maximum",
+		"Method (_OSC, 4, NotSerialized)",
+		"ToUUID (\"33db4d5b-1ff7-401c-9657-7441c03dd766\")",
+		"Device (MBRD)", "Name (_HID, EisaId (\"PNP0C02\")",
+		("Memory32Fixed (ReadWrite,\n                    0xE8000000,         // Address Base\n"
+		 "                    0x00100000,         // Address Length\n"),
 	};
-	for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++)
-		if (!strstr(dsl, expect[i]))
-			fail_msg("iasl -d output lacks \"%s\":\n%s", expect[i], dsl);
+	expect_all("iasl -d", dsl, expect, sizeof(expect) / sizeof(expect[0]));
 	assert_int_equal(IRQ_GED, 5);
 	assert_int_equal(LAYOUT_GED_ADDR, 0xfea00000);
 	free(dsl);
@@ -684,7 +910,7 @@ static void test_acpiexec_evt(void **state)
 		skip();
 	assert_non_null(mkdtemp(dir));
 	snprintf(dat, sizeof(dat), "%s/dsdt.dat", dir);
-	write_dsdt(dir);
+	write_tables(dir);
 	assert_int_equal(run_in(dir, "set.log", (char *[]){ "acpiexec", "-fv", "1", "-b",
 				"execute \\_SB.GED_._EVT 5", dat, NULL }), 0);
 	char *out = slurp(dir, "set.log", NULL);
@@ -700,6 +926,105 @@ static void test_acpiexec_evt(void **state)
 	rm_tree(dir);
 }
 
+/* iasl's table disassembler decodes the MCFG (with its own checksum check) as we meant. */
+static void test_iasl_mcfg(void **state)
+{
+	char dir[] = "/tmp/kiln-test-acpi-XXXXXX";
+	char dat[64];
+
+	if (!in_path("iasl"))
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(dat, sizeof(dat), "%s/mcfg.dat", dir);
+	write_tables(dir);
+	assert_int_equal(run_in(dir, "d.log", (char *[]){ "iasl", "-d", dat, NULL }), 0);
+	char *dsl = slurp(dir, "mcfg.dsl", NULL);
+	static const char *const expect[] = {
+		"Signature : \"MCFG\"", "Table Length : 0000003C", "Revision : 01",
+		"Base Address : 00000000E8000000", "Segment Group Number : 0000",
+		"Start Bus Number : 00", "End Bus Number : 00",
+	};
+	expect_all("iasl -d (MCFG)", dsl, expect, sizeof(expect) / sizeof(expect[0]));
+	if (strstr(dsl, "Incorrect checksum") || strstr(dsl, "Invalid"))
+		fail_msg("iasl -d complains about the MCFG:\n%s", dsl);
+	/* Exactly one allocation. */
+	assert_null(strstr(strstr(dsl, "Base Address") + 1, "Base Address"));
+	free(dsl);
+	rm_tree(dir);
+}
+
+/* Runs `acpiexec -b cmd` on dir/dsdt.dat; returns its output (caller frees). */
+static char *acpiexec(const char *dir, const char *cmd)
+{
+	char dat[64];
+
+	snprintf(dat, sizeof(dat), "%s/dsdt.dat", dir);
+	assert_int_equal(run_in(dir, "x.log", (char *[]){ "acpiexec", "-b", (char *)cmd, dat, NULL }),
+			 0);
+	char *out = slurp(dir, "x.log", NULL);
+	if (strstr(out, "ACPI Error") || strstr(out, "ACPI Exception"))
+		fail_msg("acpiexec -b '%s':\n%s", cmd, out);
+	return out;
+}
+
+#define OSC_UUID_PCI "(5b 4d db 33 f7 1f 1c 40 96 57 74 41 c0 3d d7 66)"
+#define OSC_CAPS "(01 00 00 00 1f 00 00 00 1f 00 00 00)" /* query; support; control 0x1f */
+
+/* ACPICA evaluates PCI0's and MBRD's _CRS and decodes every descriptor (AcpiGetCurrentResources,
+ * AcpiWalkResources and its conversion back to AML, compared with the original); PCI0._OSC
+ * grants all that is asked for the PCI host bridge UUID, revision 1, and flags an unknown
+ * revision (bit 3) or UUID (bit 2) in DWORD 1 (ACPI 6.4 6.2.11). */
+static void test_acpiexec_pci(void **state)
+{
+	char dir[] = "/tmp/kiln-test-acpi-XXXXXX";
+	char *out;
+
+	if (!in_path("acpiexec"))
+		skip();
+	assert_non_null(mkdtemp(dir));
+	write_tables(dir);
+
+	out = acpiexec(dir, "resources \\_SB.PCI0");
+	static const char *const pci0[] = {
+		"Evaluating _CRS", "[00] 16-Bit WORD Address Space Resource",
+		"Resource Type : Bus Number Range", "[01] I/O Resource", "Address Minimum : 0CF8",
+		"Address Maximum : 0CF7", "Address Minimum : 0D00", "Address Length : F300",
+		"[04] 32-Bit DWORD Address Space Resource", "Address Minimum : C0000000",
+		"Address Maximum : E7FFFFFF", "[05] 64-Bit QWORD Address Space Resource",
+		"Address Minimum : 0000000100000000", "Address Length : 0000001000000000",
+		"[06] EndTag Resource", "Resource Conversion Comparison:",
+	};
+	expect_all("acpiexec resources PCI0", out, pci0, sizeof(pci0) / sizeof(pci0[0]));
+	if (strstr(out, "AcpiGetCurrentResources failed") || strstr(out, "ismatch"))
+		fail_msg("acpiexec resources PCI0:\n%s", out);
+	free(out);
+
+	out = acpiexec(dir, "resources \\_SB.MBRD");
+	static const char *const mbrd[] = {
+		"[00] 32-Bit Fixed Memory Range Resource", "Write Protect : ReadWrite",
+		"Address : E8000000", "Address Length : 00100000", "[01] EndTag Resource",
+	};
+	expect_all("acpiexec resources MBRD", out, mbrd, sizeof(mbrd) / sizeof(mbrd[0]));
+	if (strstr(out, "AcpiGetCurrentResources failed") || strstr(out, "ismatch"))
+		fail_msg("acpiexec resources MBRD:\n%s", out);
+	free(out);
+
+	out = acpiexec(dir, "execute \\_SB.PCI0._OSC " OSC_UUID_PCI " 1 3 " OSC_CAPS);
+	if (!strstr(out, "0000: 01 00 00 00 1F 00 00 00 1F 00 00 00"))
+		fail_msg("_OSC did not grant all:\n%s", out);
+	free(out);
+	out = acpiexec(dir, "execute \\_SB.PCI0._OSC " OSC_UUID_PCI " 2 3 " OSC_CAPS);
+	if (!strstr(out, "0000: 09 00 00 00 1F 00 00 00 1F 00 00 00"))
+		fail_msg("_OSC revision 2 not flagged:\n%s", out);
+	free(out);
+	out = acpiexec(dir, "execute \\_SB.PCI0._OSC (00 11 22 33 44 55 66 77 88 99 aa bb cc dd ee ff) "
+			    "1 3 " OSC_CAPS);
+	if (!strstr(out, "0000: 05 00 00 00 1F 00 00 00 1F 00 00 00"))
+		fail_msg("_OSC unknown UUID not flagged:\n%s", out);
+	free(out);
+	rm_tree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -707,11 +1032,14 @@ int main(void)
 		cmocka_unit_test(test_two_cpus),
 		cmocka_unit_test(test_255_cpus),
 		cmocka_unit_test(test_rebuild_clears_area),
+		cmocka_unit_test(test_pci_window_above_ram),
 		cmocka_unit_test(test_bad_cpu_counts),
 		cmocka_unit_test(test_area_not_ram),
 		cmocka_unit_test(test_checksum),
 		cmocka_unit_test(test_iasl_roundtrip),
 		cmocka_unit_test(test_acpiexec_evt),
+		cmocka_unit_test(test_iasl_mcfg),
+		cmocka_unit_test(test_acpiexec_pci),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

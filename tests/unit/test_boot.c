@@ -227,11 +227,12 @@ static void test_bz_load(void **state)
 	assert_int_equal(rd32(bp + BP_CODE32_START), 0x100000);
 	assert_int_equal(rd32(bp + BP_CMD_LINE_PTR), LAYOUT_CMDLINE);
 	assert_string_equal((const char *)gptr(&v, LAYOUT_CMDLINE, strlen(cmdline) + 1), cmdline);
-	/* 64 MiB: low RAM, EBDA..1 MiB reserved, 1 MiB..64 MiB RAM. */
-	assert_int_equal(bp[BP_E820_ENTRIES], 3);
+	/* 64 MiB: low RAM, EBDA..1 MiB reserved, 1 MiB..64 MiB RAM, PCI ECAM reserved. */
+	assert_int_equal(bp[BP_E820_ENTRIES], 4);
 	expect_e820(bp + BP_E820_TABLE, 0, LAYOUT_EBDA_START, 1);
 	expect_e820(bp + BP_E820_TABLE + 20, LAYOUT_EBDA_START, MIB - LAYOUT_EBDA_START, 2);
 	expect_e820(bp + BP_E820_TABLE + 40, MIB, 63 * MIB, 1);
+	expect_e820(bp + BP_E820_TABLE + 60, LAYOUT_PCI_ECAM_BASE, LAYOUT_PCI_ECAM_SIZE, 2);
 	/* The protected-mode kernel at 1 MiB. */
 	assert_memory_equal(gptr(&v, MIB, BZ_LEN - BZ_SETUP), v.kernel.data + BZ_SETUP,
 			    BZ_LEN - BZ_SETUP);
@@ -419,11 +420,12 @@ static void test_pvh_load(void **state)
 	assert_int_equal(si.version, 1);
 	assert_int_equal(si.cmdline_paddr, LAYOUT_CMDLINE);
 	assert_string_equal((const char *)gptr(&v, si.cmdline_paddr, 14), "console=ttyS0");
-	assert_int_equal(si.memmap_entries, 3);
-	const uint8_t *mm = gptr(&v, si.memmap_paddr, 3 * sizeof(struct hvm_memmap_table_entry));
+	assert_int_equal(si.memmap_entries, 4);
+	const uint8_t *mm = gptr(&v, si.memmap_paddr, 4 * sizeof(struct hvm_memmap_table_entry));
 	expect_e820(mm, 0, LAYOUT_EBDA_START, 1);
 	expect_e820(mm + 24, LAYOUT_EBDA_START, MIB - LAYOUT_EBDA_START, 2);
 	expect_e820(mm + 48, MIB, 63 * MIB, 1);
+	expect_e820(mm + 72, LAYOUT_PCI_ECAM_BASE, LAYOUT_PCI_ECAM_SIZE, 2);
 	assert_int_equal(si.nr_modules, 1);
 	struct hvm_modlist_entry mod;
 	memcpy(&mod, gptr(&v, si.modlist_paddr, sizeof(mod)), sizeof(mod));

@@ -3,7 +3,7 @@
  * write, so a failure leaves guest memory untouched.
  *
  * Area layout (offsets from LAYOUT_ACPI_START, each table 16-byte aligned):
- *   RSDP (36 bytes, at offset 0 so a scan of 0xe0000.. finds it), DSDT, FADT, MADT, XSDT. */
+ *   RSDP (36 bytes, at offset 0 so a scan of 0xe0000.. finds it), DSDT, FADT, MADT, MCFG, XSDT. */
 #include "arch/x86_64/acpi.h"
 
 #include <errno.h>
@@ -14,6 +14,7 @@
 #include "arch/x86_64/layout.h"
 #include "hw/acpi_pm.h"
 #include "hw/ged.h"
+#include "pci/bar_alloc.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "ACPI tables are little-endian");
 
@@ -165,6 +166,33 @@ _Static_assert(sizeof(struct madt_local_apic_nmi) == 6, "MADT LAPIC NMI size");
 #define MADT_LAPIC_ENABLED 1u
 #define MADT_INTI_LEVEL_HIGH 0x000d /* trigger level (3 << 2), polarity active high (1) */
 #define MADT_ALL_PROCESSORS 0xff
+
+/* PCI Express memory-mapped configuration table (PCI Firmware Spec 3.3 4.1.2, tables 4-2 and
+ * 4-3): the header, 8 reserved bytes, then one allocation per ECAM range. */
+struct acpi_mcfg {
+	struct acpi_sdt_header header; /* "MCFG", revision 1 */
+	uint8_t reserved[8];
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_mcfg) == 44, "MCFG size");
+
+struct mcfg_allocation {
+	uint64_t base;     /* ECAM base of bus 0 of the segment, whether or not start_bus is 0 */
+	uint16_t segment;
+	uint8_t start_bus, end_bus;
+	uint32_t reserved;
+} __attribute__((packed));
+_Static_assert(sizeof(struct mcfg_allocation) == 16, "MCFG allocation size");
+
+#define MCFG_REVISION 1
+#define PCI_ECAM_BUS_SIZE (1 * MIB) /* 32 devices x 8 functions x 4 KiB */
+#define PCI_SEGMENT 0
+#define PCI_BUS_FIRST 0
+#define PCI_BUS_LAST (LAYOUT_PCI_ECAM_SIZE / PCI_ECAM_BUS_SIZE - 1)
+_Static_assert(LAYOUT_PCI_ECAM_SIZE % PCI_ECAM_BUS_SIZE == 0 && PCI_BUS_LAST == 0,
+	       "ECAM covers whole buses; the DSDT and MCFG declare bus 0 only");
+_Static_assert(LAYOUT_PCI_MMIO32_START + LAYOUT_PCI_MMIO32_SIZE <= LAYOUT_PCI_ECAM_BASE &&
+	       LAYOUT_PCI_ECAM_BASE + LAYOUT_PCI_ECAM_SIZE <= LAYOUT_GED_ADDR,
+	       "the 32-bit BAR window, ECAM and GED do not overlap");
 
 /* The table area being assembled: `data` is ACPI_AREA_SIZE bytes, zeroed. */
 struct acpi_area {
@@ -341,10 +369,17 @@ _Static_assert(sizeof(aml_com1) == 39 && 0x25 == sizeof(aml_com1) - 2, "COM1 dev
 #define AML_EXT_OP_PREFIX 0x5b
 #define AML_ROOT_CHAR 0x5c
 #define AML_LOCAL0_OP 0x60
+#define AML_ARG0_OP 0x68          /* ArgN is AML_ARG0_OP + N */
 #define AML_STORE_OP 0x70
 #define AML_AND_OP 0x7b
+#define AML_OR_OP 0x7d
 #define AML_NOTIFY_OP 0x86
+#define AML_CREATE_DWORD_FIELD_OP 0x8a
+#define AML_LNOT_OP 0x92
+#define AML_LEQUAL_OP 0x93
 #define AML_IF_OP 0xa0
+#define AML_ELSE_OP 0xa1
+#define AML_RETURN_OP 0xa4
 #define AML_EXT_OP_REGION_OP 0x80 /* after AML_EXT_OP_PREFIX */
 #define AML_EXT_FIELD_OP 0x81
 #define AML_EXT_DEVICE_OP 0x82
@@ -358,6 +393,7 @@ _Static_assert(sizeof(aml_com1) == 39 && 0x25 == sizeof(aml_com1) - 2, "COM1 dev
 #define AML_FIELD_WRITE_AS_ZEROS 0x40
 /* MethodFlags (20.2.5.2): bits 0-2 ArgCount, bit 3 SerializeFlag, bits 4-7 SyncLevel. */
 #define AML_METHOD_SERIALIZED 0x08
+#define AML_METHOD_NOT_SERIALIZED 0x00
 
 /* Extended Interrupt Descriptor (ACPI 6.4 6.4.3.6): large item 0x89, length 6 for one
  * interrupt and no resource source; flags byte: bit 0 consumer, bit 1 edge-triggered, bit 2
@@ -471,8 +507,21 @@ static void aml_name_eisaid(struct aml *a, const char seg[4], const uint8_t id[4
 	aml_put(a, id, 4);
 }
 
+/* Name(seg, Buffer() { bytes }) (19.6.10; DefBuffer 20.2.5.4): a ResourceTemplate is such a
+ * buffer ending in the end tag. */
+static void aml_name_buffer(struct aml *a, const char seg[4], const void *bytes, size_t len)
+{
+	aml_byte(a, AML_NAME_OP);
+	aml_nameseg(a, seg);
+	aml_byte(a, AML_BUFFER_OP);
+	size_t body = aml_pkg_begin(a);
+	aml_integer(a, len); /* BufferSize */
+	aml_put(a, bytes, len);
+	aml_pkg_end(a, body);
+}
+
 /* Name(_CRS, ResourceTemplate() { Interrupt(ResourceConsumer, <flags>) { gsi } }): one
- * Extended Interrupt Descriptor (6.4.3.6) and the end tag, in a Buffer (19.6.10). */
+ * Extended Interrupt Descriptor (6.4.3.6) and the end tag. */
 static void aml_name_crs_ext_irq(struct aml *a, uint8_t flags, uint32_t gsi)
 {
 	const uint8_t res[] = {
@@ -482,13 +531,7 @@ static void aml_name_crs_ext_irq(struct aml *a, uint8_t flags, uint32_t gsi)
 		ACPI_RES_END_TAG, 0x00,
 	};
 
-	aml_byte(a, AML_NAME_OP);
-	aml_nameseg(a, "_CRS");
-	aml_byte(a, AML_BUFFER_OP);
-	size_t body = aml_pkg_begin(a);
-	aml_integer(a, sizeof(res)); /* BufferSize */
-	aml_put(a, res, sizeof(res));
-	aml_pkg_end(a, body);
+	aml_name_buffer(a, "_CRS", res, sizeof(res));
 }
 
 /* OperationRegion(seg, space, offset, len) (19.6.98; DefOpRegion 20.2.5.2). */
@@ -538,7 +581,6 @@ static void aml_notify_sb(struct aml *a, const char dev[4], uint8_t value)
 /* EISA ID "PNP0C0C" (control-method power button, ACPI 6.4 4.8.2.2.1.2) in stored byte order. */
 static const uint8_t eisa_pnp0c0c[4] = { 0x41, 0xd0, 0x0c, 0x0c };
 
-#define AML_GED_MAX 192 /* bytes; the GED and PWRB devices take 131 */
 
 /* The power button through a Generic Event Device (ACPI 6.4 5.6.9), as Cloud Hypervisor
  * declares it; register semantics in hw/ged.h. In ASL:
@@ -606,18 +648,244 @@ static void aml_ged_devices(struct aml *a)
 	aml_pkg_end(a, dev);
 }
 
+/* Resource descriptors of the PCI host bridge (ACPI 6.4 6.4). Address Space Descriptors
+ * (6.4.3.5.1-3): tag, 16-bit length, resource type, general flags, type-specific flags
+ * (6.4.3.5.5), then _GRA, _MIN, _MAX, _TRA, _LEN of 2 (Word), 4 (DWord) or 8 (QWord) bytes;
+ * no ResourceSource. */
+#define ACPI_RES_IO 0x47           /* small item 8, length 7 (6.4.2.5) */
+#define ACPI_RES_IO_DECODE16 0x01
+#define ACPI_RES_MEM32_FIXED 0x86  /* large item 6, length 9 (6.4.3.4) */
+#define ACPI_RES_MEM32_FIXED_LEN 9
+#define ACPI_RES_MEM_RW 0x01       /* _RW, in both memory descriptors' flags */
+#define ACPI_RES_DWORD_ADDR 0x87
+#define ACPI_RES_WORD_ADDR 0x88
+#define ACPI_RES_QWORD_ADDR 0x8a
+#define ACPI_RES_TYPE_MEMORY 0
+#define ACPI_RES_TYPE_IO 1
+#define ACPI_RES_TYPE_BUS 2
+/* General flags: bit 3 _MAF, bit 2 _MIF, bit 1 _DEC (1 subtractive), bit 0 (1 consumer
+ * only): ResourceProducer, MinFixed, MaxFixed, PosDecode. */
+#define ACPI_RES_ADDR_PRODUCER_FIXED 0x0c
+#define ACPI_RES_IO_ENTIRE_RANGE 0x03 /* I/O flags: _RNG = 3, ISA and non-ISA ports */
+#define ACPI_RES_MEM_CACHEABLE 0x02   /* memory flags: _MEM (bits 1-2) = 1; 0 non-cacheable */
+
+/* One Word/DWord/QWord Address Space Descriptor (`width` 2, 4, 8) producing [min, min + len). */
+static void res_addr(struct aml *a, uint8_t tag, size_t width, uint8_t type, uint8_t type_flags,
+		     uint64_t min, uint64_t len)
+{
+	/* _GRA must be 0 when both ends are fixed (6.4.3.5); no translation (_TRA 0). */
+	const uint64_t fields[5] = { 0, min, min + len - 1, 0, len };
+	const uint16_t body = (uint16_t)(3 + 5 * width);
+
+	aml_byte(a, tag);
+	aml_put(a, &body, 2);
+	aml_byte(a, type);
+	aml_byte(a, ACPI_RES_ADDR_PRODUCER_FIXED);
+	aml_byte(a, type_flags);
+	for (size_t i = 0; i < 5; i++)
+		aml_put(a, &fields[i], width);
+}
+
+/* IO(Decode16, port, port, 1, len): fixed ports the device itself decodes. */
+static void res_io(struct aml *a, uint16_t port, uint8_t len)
+{
+	const uint8_t d[] = { ACPI_RES_IO, ACPI_RES_IO_DECODE16, (uint8_t)port, (uint8_t)(port >> 8),
+			      (uint8_t)port, (uint8_t)(port >> 8), 1, len };
+
+	aml_put(a, d, sizeof(d));
+}
+
+/* Memory32Fixed(ReadWrite, base, len). */
+static void res_mem32_fixed(struct aml *a, uint32_t base, uint32_t len)
+{
+	const uint8_t d[] = { ACPI_RES_MEM32_FIXED, ACPI_RES_MEM32_FIXED_LEN, 0, ACPI_RES_MEM_RW };
+
+	aml_put(a, d, sizeof(d));
+	aml_put(a, &base, 4);
+	aml_put(a, &len, 4);
+}
+
+static void res_end(struct aml *a)
+{
+	aml_byte(a, ACPI_RES_END_TAG);
+	aml_byte(a, 0x00); /* checksum 0: none */
+}
+
+/* EISA IDs (6.1.5) in stored byte order: PCI Express and PCI host bridges (PCI Firmware Spec
+ * 3.3 4.1.5), motherboard resources. */
+static const uint8_t eisa_pnp0a08[4] = { 0x41, 0xd0, 0x0a, 0x08 };
+static const uint8_t eisa_pnp0a03[4] = { 0x41, 0xd0, 0x0a, 0x03 };
+static const uint8_t eisa_pnp0c02[4] = { 0x41, 0xd0, 0x0c, 0x02 };
+
+/* ToUUID("33DB4D5B-1FF7-401C-9657-7441C03DD766"): the PCI host bridge _OSC (PCI Firmware Spec
+ * 3.3 4.5.1), first three fields little-endian (ACPI 6.4 19.6.142). */
+static const uint8_t osc_uuid_pci[16] = {
+	0x5b, 0x4d, 0xdb, 0x33, 0xf7, 0x1f, 0x1c, 0x40,
+	0x96, 0x57, 0x74, 0x41, 0xc0, 0x3d, 0xd7, 0x66,
+};
+/* _OSC status DWORD 1 (ACPI 6.4 6.2.11): errors the platform reports. */
+#define OSC_UNRECOGNIZED_UUID 0x04
+#define OSC_UNRECOGNIZED_REVISION 0x08
+#define OSC_PCI_REVISION 1
+
+/* Or(CDW1, bit, CDW1) */
+static void aml_or_cdw1(struct aml *a, uint8_t bit)
+{
+	aml_byte(a, AML_OR_OP);
+	aml_nameseg(a, "CDW1");
+	aml_integer(a, bit);
+	aml_nameseg(a, "CDW1");
+}
+
+/* Method (_OSC, 4, NotSerialized) {
+ *     CreateDWordField (Arg3, Zero, CDW1)
+ *     If (LEqual (Arg0, ToUUID ("33DB4D5B-1FF7-401C-9657-7441C03DD766"))) {
+ *         If (LNot (LEqual (Arg1, One))) { Or (CDW1, 0x08, CDW1) }
+ *     } Else { Or (CDW1, 0x04, CDW1) }
+ *     Return (Arg3)
+ * }
+ * Arg3 comes back with the control DWORD unchanged: the OS gets every feature it asks for
+ * (kiln's bus has no ports, hot plug or AER to keep). Without _OSC Linux keeps the PCIe
+ * services (ASPM, AER, PME, native hot plug) off. */
+static void aml_pci_osc(struct aml *a)
+{
+	size_t method, outer, inner, els;
+
+	aml_byte(a, AML_METHOD_OP);
+	method = aml_pkg_begin(a);
+	aml_nameseg(a, "_OSC");
+	aml_byte(a, 4 | AML_METHOD_NOT_SERIALIZED);
+	aml_byte(a, AML_CREATE_DWORD_FIELD_OP);
+	aml_byte(a, AML_ARG0_OP + 3);
+	aml_integer(a, 0);
+	aml_nameseg(a, "CDW1");
+
+	aml_byte(a, AML_IF_OP);
+	outer = aml_pkg_begin(a);
+	aml_byte(a, AML_LEQUAL_OP);
+	aml_byte(a, AML_ARG0_OP);
+	aml_byte(a, AML_BUFFER_OP);
+	size_t buf = aml_pkg_begin(a);
+	aml_integer(a, sizeof(osc_uuid_pci));
+	aml_put(a, osc_uuid_pci, sizeof(osc_uuid_pci));
+	aml_pkg_end(a, buf);
+	aml_byte(a, AML_IF_OP);
+	inner = aml_pkg_begin(a);
+	aml_byte(a, AML_LNOT_OP);
+	aml_byte(a, AML_LEQUAL_OP);
+	aml_byte(a, AML_ARG0_OP + 1);
+	aml_integer(a, OSC_PCI_REVISION);
+	aml_or_cdw1(a, OSC_UNRECOGNIZED_REVISION);
+	aml_pkg_end(a, inner);
+	aml_pkg_end(a, outer);
+
+	aml_byte(a, AML_ELSE_OP);
+	els = aml_pkg_begin(a);
+	aml_or_cdw1(a, OSC_UNRECOGNIZED_UUID);
+	aml_pkg_end(a, els);
+
+	aml_byte(a, AML_RETURN_OP);
+	aml_byte(a, AML_ARG0_OP + 3);
+	aml_pkg_end(a, method);
+}
+
+#define PCI_RES_MAX 160 /* bytes; the PCI0 _CRS template takes 130 */
+
+/* PCI segment 0 (PCI Firmware Spec 3.3 4.1; ACPI 6.4 6.1, 6.5.6 _BBN, 6.5.7 _SEG), in ASL:
+ *
+ *   Device (PCI0) {
+ *       Name (_HID, EisaId ("PNP0A08"))   // PCI Express root bridge: Linux uses the MCFG ECAM
+ *       Name (_CID, EisaId ("PNP0A03"))
+ *       Name (_ADR, Zero)                 // as QEMU and Cloud Hypervisor (iasl warns: _HID too)
+ *       Name (_SEG, Zero)
+ *       Name (_UID, Zero)
+ *       Name (_BBN, Zero)
+ *       Name (_CRS, ResourceTemplate () {
+ *           WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, 0, 0, 0, 0, 1)
+ *           IO (Decode16, 0x0CF8, 0x0CF8, 1, 8)  // config mechanism #1, the bridge's own
+ *           WordIO (..., EntireRange, 0, 0x0000, 0x0CF7, 0, 0x0CF8)  // all other ports pass
+ *           WordIO (..., EntireRange, 0, 0x0D00, 0xFFFF, 0, 0xF300)  // through, as in QEMU
+ *           DWordMemory (..., NonCacheable, ReadWrite, 0, MMIO32 window)
+ *           QWordMemory (..., Cacheable, ReadWrite, 0, MMIO64 window)
+ *       })
+ *       Method (_OSC, 4) { ... }          // aml_pci_osc()
+ *   }
+ *   Device (MBRD) {                       // motherboard resources (PCI Firmware Spec 3.3 4.1.2)
+ *       Name (_HID, EisaId ("PNP0C02"))
+ *       Name (_UID, Zero)
+ *       Name (_CRS, ResourceTemplate () { Memory32Fixed (ReadWrite, ECAM base, ECAM size) })
+ *   }
+ *
+ * Linux (arch/x86/pci/mmconfig-shared.c) uses the MCFG range only if a PNP0C01/PNP0C02 _CRS
+ * or an e820 reserved entry covers it; e820.c adds the entry too. No _PRT: kiln's devices
+ * interrupt through MSI-X only. The windows are those of pci/bar_alloc.h. */
+static void aml_pci_devices(struct aml *a, uint64_t mmio64_base)
+{
+	uint8_t res_buf[PCI_RES_MAX];
+	struct aml res = { .buf = res_buf, .cap = sizeof(res_buf) };
+	size_t dev;
+
+	res_addr(&res, ACPI_RES_WORD_ADDR, 2, ACPI_RES_TYPE_BUS, 0, PCI_BUS_FIRST,
+		 PCI_BUS_LAST - PCI_BUS_FIRST + 1);
+	res_io(&res, PORT_PCI_CONFIG, PORT_PCI_CONFIG_LEN);
+	res_addr(&res, ACPI_RES_WORD_ADDR, 2, ACPI_RES_TYPE_IO, ACPI_RES_IO_ENTIRE_RANGE, 0,
+		 PORT_PCI_CONFIG);
+	res_addr(&res, ACPI_RES_WORD_ADDR, 2, ACPI_RES_TYPE_IO, ACPI_RES_IO_ENTIRE_RANGE,
+		 PORT_PCI_CONFIG + PORT_PCI_CONFIG_LEN,
+		 0x10000 - (PORT_PCI_CONFIG + PORT_PCI_CONFIG_LEN));
+	res_addr(&res, ACPI_RES_DWORD_ADDR, 4, ACPI_RES_TYPE_MEMORY, ACPI_RES_MEM_RW,
+		 LAYOUT_PCI_MMIO32_START, LAYOUT_PCI_MMIO32_SIZE);
+	res_addr(&res, ACPI_RES_QWORD_ADDR, 8, ACPI_RES_TYPE_MEMORY,
+		 ACPI_RES_MEM_RW | ACPI_RES_MEM_CACHEABLE, mmio64_base, LAYOUT_PCI_MMIO64_SIZE);
+	res_end(&res);
+	if (res.overflow) {
+		a->overflow = true; /* PCI_RES_MAX too small: caught by the unit tests */
+		return;
+	}
+
+	aml_byte(a, AML_EXT_OP_PREFIX);
+	aml_byte(a, AML_EXT_DEVICE_OP);
+	dev = aml_pkg_begin(a);
+	aml_nameseg(a, "PCI0");
+	aml_name_eisaid(a, "_HID", eisa_pnp0a08);
+	aml_name_eisaid(a, "_CID", eisa_pnp0a03);
+	aml_name_integer(a, "_ADR", 0);
+	aml_name_integer(a, "_SEG", PCI_SEGMENT);
+	aml_name_integer(a, "_UID", PCI_SEGMENT);
+	aml_name_integer(a, "_BBN", PCI_BUS_FIRST);
+	aml_name_buffer(a, "_CRS", res.buf, res.len);
+	aml_pci_osc(a);
+	aml_pkg_end(a, dev);
+
+	res.len = 0;
+	res_mem32_fixed(&res, (uint32_t)LAYOUT_PCI_ECAM_BASE, (uint32_t)LAYOUT_PCI_ECAM_SIZE);
+	res_end(&res);
+	aml_byte(a, AML_EXT_OP_PREFIX);
+	aml_byte(a, AML_EXT_DEVICE_OP);
+	dev = aml_pkg_begin(a);
+	aml_nameseg(a, "MBRD");
+	aml_name_eisaid(a, "_HID", eisa_pnp0c02);
+	aml_name_integer(a, "_UID", 0);
+	aml_name_buffer(a, "_CRS", res.buf, res.len);
+	aml_pkg_end(a, dev);
+}
+
+#define AML_DEVICES_MAX 768 /* bytes; GED_, PWRB, PCI0 and MBRD take about 440 */
+
 /* DSDT (ACPI 6.4 5.2.11.1), revision 2 (64-bit AML integers): \_S5_, then
- * Scope(\_SB_) { 10 <PkgLength> '\_SB_' <one CPU device per vCPU> <RTC> <COM1> <GED_> <PWRB> }. */
-static long build_dsdt(struct acpi_area *a, unsigned int nr_cpus)
+ * Scope(\_SB_) { 10 <PkgLength> '\_SB_' <one CPU device per vCPU> <RTC> <COM1> <GED_> <PWRB>
+ * <PCI0> <MBRD> }. */
+static long build_dsdt(struct acpi_area *a, unsigned int nr_cpus, uint64_t mmio64_base)
 {
 	long start = area_begin_table(a);
 	uint8_t pkglen[4];
-	uint8_t ged_buf[AML_GED_MAX];
-	struct aml ged = { .buf = ged_buf, .cap = sizeof(ged_buf) };
+	uint8_t devs_buf[AML_DEVICES_MAX];
+	struct aml devs = { .buf = devs_buf, .cap = sizeof(devs_buf) };
 
-	aml_ged_devices(&ged);
-	if (ged.overflow)
-		return -ENOSPC; /* AML_GED_MAX too small: caught by the unit tests */
+	aml_ged_devices(&devs);
+	aml_pci_devices(&devs, mmio64_base);
+	if (devs.overflow)
+		return -ENOSPC; /* AML_DEVICES_MAX too small: caught by the unit tests */
 	if (start < 0 || !area_append(a, sizeof(struct acpi_sdt_header)))
 		return -ENOSPC;
 	uint8_t *p = area_append(a, sizeof(aml_s5));
@@ -627,7 +895,7 @@ static long build_dsdt(struct acpi_area *a, unsigned int nr_cpus)
 
 	/* '\_SB_' + devices */
 	size_t body = 5 + (size_t)nr_cpus * AML_CPU_DEVICE_LEN + sizeof(aml_rtc) +
-		      sizeof(aml_com1) + ged.len;
+		      sizeof(aml_com1) + devs.len;
 	size_t n = aml_pkglen(pkglen, body);
 	p = area_append(a, 1 + n + body);
 	if (!n || !p)
@@ -643,7 +911,7 @@ static long build_dsdt(struct acpi_area *a, unsigned int nr_cpus)
 	p += sizeof(aml_rtc);
 	memcpy(p, aml_com1, sizeof(aml_com1));
 	p += sizeof(aml_com1);
-	memcpy(p, ged.buf, ged.len);
+	memcpy(p, devs.buf, devs.len);
 	area_end_table(a, (size_t)start, "DSDT", 2);
 	return start;
 }
@@ -725,6 +993,23 @@ static long build_madt(struct acpi_area *a, unsigned int nr_cpus)
 	return start;
 }
 
+/* MCFG with one allocation: segment 0, buses PCI_BUS_FIRST..PCI_BUS_LAST at the ECAM. */
+static long build_mcfg(struct acpi_area *a)
+{
+	long start = area_begin_table(a);
+	struct acpi_mcfg *mcfg = start < 0 ? NULL : area_append(a, sizeof(*mcfg));
+	struct mcfg_allocation *alloc = mcfg ? area_append(a, sizeof(*alloc)) : NULL;
+
+	if (!alloc)
+		return -ENOSPC;
+	alloc->base = LAYOUT_PCI_ECAM_BASE;
+	alloc->segment = PCI_SEGMENT;
+	alloc->start_bus = PCI_BUS_FIRST;
+	alloc->end_bus = PCI_BUS_LAST;
+	area_end_table(a, (size_t)start, "MCFG", MCFG_REVISION);
+	return start;
+}
+
 /* XSDT (ACPI 6.4 5.2.8): the header, then one 64-bit table address per entry. */
 static long build_xsdt(struct acpi_area *a, const size_t *tables, unsigned int n)
 {
@@ -758,18 +1043,21 @@ static void build_rsdp(struct acpi_area *a, size_t xsdt)
 }
 
 /* Builds every table into `a`; returns 0 or -ENOSPC (the only way a builder fails). */
-static int build_all(struct acpi_area *a, unsigned int nr_cpus)
+static int build_all(struct acpi_area *a, unsigned int nr_cpus, uint64_t mmio64_base)
 {
-	long dsdt, fadt = -1, madt = -1, xsdt = -1;
+	long dsdt, fadt = -1, madt = -1, mcfg = -1, xsdt = -1;
 
 	a->used = sizeof(struct acpi_rsdp); /* the RSDP comes first, filled last */
-	dsdt = build_dsdt(a, nr_cpus);
+	dsdt = build_dsdt(a, nr_cpus, mmio64_base);
 	if (dsdt >= 0)
 		fadt = build_fadt(a, (size_t)dsdt);
 	if (fadt >= 0)
 		madt = build_madt(a, nr_cpus);
 	if (madt >= 0)
-		xsdt = build_xsdt(a, (const size_t[]){ (size_t)fadt, (size_t)madt }, 2);
+		mcfg = build_mcfg(a);
+	if (mcfg >= 0)
+		xsdt = build_xsdt(a, (const size_t[]){ (size_t)fadt, (size_t)madt, (size_t)mcfg },
+				  3);
 	if (xsdt < 0)
 		return -ENOSPC;
 	build_rsdp(a, (size_t)xsdt);
@@ -786,7 +1074,7 @@ int acpi_build(const struct guest_mem *m, unsigned int nr_cpus)
 	a.data = calloc(1, ACPI_AREA_SIZE);
 	if (!a.data)
 		return -ENOMEM;
-	ret = build_all(&a, nr_cpus);
+	ret = build_all(&a, nr_cpus, bar_alloc_mmio64_base(m));
 	if (ret)
 		goto out;
 	/* The whole area, so stale bytes from an earlier build never survive. */

@@ -17,7 +17,8 @@ static void e820_add(struct e820_entry *out, unsigned int *n, uint64_t addr, uin
 }
 
 /* Writes the map into `out` (NULL: only count) and returns the entry count. The caller has
- * checked that region 0 starts at 0 and reaches 1 MiB. */
+ * checked that region 0 starts at 0 and reaches 1 MiB, and that the regions are sorted with
+ * the ECAM window between region 0 and the next. */
 static unsigned int e820_fill(const struct guest_mem *m, struct e820_entry *out)
 {
 	const struct guest_mem_region *low = &m->regions[0];
@@ -28,6 +29,9 @@ static unsigned int e820_fill(const struct guest_mem *m, struct e820_entry *out)
 	e820_add(out, &n, LAYOUT_EBDA_START, LAYOUT_HIGH_RAM_START - LAYOUT_EBDA_START,
 		 E820_RESERVED);
 	e820_add(out, &n, LAYOUT_HIGH_RAM_START, low->size - LAYOUT_HIGH_RAM_START, E820_RAM);
+	/* The MCFG's ECAM (PCI Firmware Spec 3.3 4.1.2): Linux uses it only if it is reserved in
+	 * e820 or in ACPI motherboard resources (the DSDT's \_SB.MBRD declares it too). */
+	e820_add(out, &n, LAYOUT_PCI_ECAM_BASE, LAYOUT_PCI_ECAM_SIZE, E820_RESERVED);
 	for (unsigned int i = 1; i < m->nr_regions; i++)
 		e820_add(out, &n, m->regions[i].gpa, m->regions[i].size, E820_RAM);
 	return n;
@@ -39,6 +43,9 @@ int e820_build(const struct guest_mem *m, struct e820_entry *out, unsigned int m
 		return -EINVAL;
 	if (m->regions[0].gpa != 0 || m->regions[0].size < LAYOUT_HIGH_RAM_START)
 		return -EINVAL;
+	if (m->regions[0].size > LAYOUT_PCI_ECAM_BASE ||
+	    (m->nr_regions > 1 && m->regions[1].gpa < LAYOUT_PCI_ECAM_BASE + LAYOUT_PCI_ECAM_SIZE))
+		return -EINVAL; /* RAM over the ECAM window */
 	if (e820_fill(m, NULL) > max)
 		return -ENOSPC;
 	return (int)e820_fill(m, out);

@@ -19,9 +19,10 @@ struct e820_entry {
 
 #define E820_MAX_ENTRIES 8
 
-/* Fills `out` (room for `max` entries): RAM below the EBDA, the EBDA/BIOS area (with the ACPI
- * tables) reserved, RAM from 1 MiB to the hole, RAM above 4 GiB. Returns the entry count, or
- * -ENOSPC if `max` is too small, -EINVAL if RAM does not reach 1 MiB. */
+/* Fills `out` (room for `max` entries), sorted: RAM below the EBDA, the EBDA/BIOS area (with
+ * the ACPI tables) reserved, RAM from 1 MiB to the hole, the PCI ECAM window reserved, RAM above
+ * 4 GiB. Returns the entry count, or -ENOSPC if `max` is too small, -EINVAL if RAM does not
+ * reach 1 MiB or overlaps the ECAM window. */
 int e820_build(const struct guest_mem *m, struct e820_entry *out, unsigned int max);
 
 #endif
