@@ -13,6 +13,19 @@ enum output_mode { OUTPUT_OFF, OUTPUT_NULL, OUTPUT_TTY, OUTPUT_FILE };
 enum quirks_mode { QUIRKS_AUTO, QUIRKS_ON, QUIRKS_OFF };
 
 #define CONFIG_MAX_CPU_FEATURES 32
+#define CONFIG_MAX_DISKS 16
+
+/* --disk path=,readonly=on|off,direct=on|off,id=,serial=,num_queues=,queue_size= (Cloud
+ * Hypervisor's DiskConfig names). */
+struct disk_config {
+	char *path;              /* raw image, owned */
+	bool readonly;           /* VIRTIO_BLK_F_RO, image opened O_RDONLY */
+	bool direct;             /* O_DIRECT */
+	char *id;                /* owned; default "_disk<N>" as Cloud Hypervisor */
+	char *serial;            /* owned or NULL: VIRTIO_BLK_T_GET_ID answer, <= 20 bytes */
+	unsigned int num_queues; /* 1..16, default 1 */
+	unsigned int queue_size; /* power of two 1..1024 (advertised max), default 128 */
+};
 #define CONFIG_MAX_VCPUS 255
 
 struct vm_config {
@@ -30,6 +43,9 @@ struct vm_config {
 	char *serial_file;       /* owned, with OUTPUT_FILE */
 	enum output_mode console; /* --console off|null|tty|file=PATH (virtio-console: later) */
 	char *console_file;
+	struct disk_config disks[CONFIG_MAX_DISKS]; /* --disk, repeatable */
+	unsigned int nr_disks;
+	char *rng_src;           /* --rng src=PATH; owned, NULL = no virtio-rng (default /dev/urandom when --rng given) */
 	int verbosity;           /* number of -v */
 	enum quirks_mode host_quirks; /* --host-quirks auto|on|off */
 	/* Process options (not part of a VM's configuration): */
