@@ -41,6 +41,7 @@ enum kind {
 	K_BOOL_TRUE,   /* a boolean kiln honours only as true (e.g. memory.thp) */
 	K_ANY_BOOL,    /* a boolean with no effect on kiln (documented why at its use) */
 	K_MODE,        /* serial/console mode string */
+	K_ARRAY,       /* an array of objects, each checked against `sub` */
 };
 
 struct field {
@@ -120,13 +121,30 @@ static const struct field output_fields[] = {
 	{ NULL, 0, NULL },
 };
 
+/* DiskConfig: kiln implements raw images through virtio-blk (no vhost-user, no rate limits). */
+static const struct field disk_fields[] = {
+	{ "path", K_STRING, NULL }, { "readonly", K_ANY_BOOL, NULL },
+	{ "direct", K_ANY_BOOL, NULL }, { "iommu", K_DEFAULT_OFF, NULL },
+	{ "num_queues", K_UINT, NULL }, { "queue_size", K_UINT, NULL },
+	{ "vhost_user", K_DEFAULT_OFF, NULL }, { "vhost_socket", K_DEFAULT_OFF, NULL },
+	{ "rate_limit_group", K_DEFAULT_OFF, NULL }, { "rate_limiter_config", K_DEFAULT_OFF, NULL },
+	{ "pci_segment", K_DEFAULT_OFF, NULL }, { "id", K_STRING, NULL },
+	{ "serial", K_STRING, NULL }, { "queue_affinity", K_DEFAULT_OFF, NULL },
+	{ NULL, 0, NULL },
+};
+
+static const struct field rng_fields[] = {
+	{ "src", K_STRING, NULL }, { "iommu", K_DEFAULT_OFF, NULL },
+	{ NULL, 0, NULL },
+};
+
 static const struct field vmconfig_fields[] = {
 	{ "payload", K_OBJECT, payload_fields }, { "cpus", K_OBJECT, cpus_fields },
 	{ "memory", K_OBJECT, memory_fields }, { "serial", K_OBJECT, output_fields },
 	{ "console", K_OBJECT, output_fields },
 	/* Devices of the devices issue and the rest of the schema: refused when set. */
-	{ "rate_limit_groups", K_DEFAULT_OFF, NULL }, { "disks", K_DEFAULT_OFF, NULL },
-	{ "net", K_DEFAULT_OFF, NULL }, { "rng", K_DEFAULT_OFF, NULL },
+	{ "disks", K_ARRAY, disk_fields }, { "rng", K_OBJECT, rng_fields },
+	{ "rate_limit_groups", K_DEFAULT_OFF, NULL }, { "net", K_DEFAULT_OFF, NULL },
 	{ "balloon", K_DEFAULT_OFF, NULL }, { "fs", K_DEFAULT_OFF, NULL },
 	{ "generic_vhost_user", K_DEFAULT_OFF, NULL }, { "pmem", K_DEFAULT_OFF, NULL },
 	{ "debug_console", K_DEFAULT_OFF, NULL }, { "devices", K_DEFAULT_OFF, NULL },
@@ -202,6 +220,27 @@ static int check_object(struct ctx *c, const json_t *obj, const struct field *ta
 			if (!json_is_string(v))
 				return fail(c, "%s: expected a string, got %s", sub, type_name(v));
 			break;
+		case K_ARRAY: {
+			size_t i;
+			json_t *e;
+
+			if (json_is_null(v))
+				break;
+			if (!json_is_array(v))
+				return fail(c, "%s: expected an array, got %s", sub, type_name(v));
+			json_array_foreach(v, i, e) {
+				char elem[160];
+
+				snprintf(elem, sizeof(elem), "%s[%zu]", sub, i);
+				if (!json_is_object(e))
+					return fail(c, "%s: expected an object, got %s", elem,
+						    type_name(e));
+				r = check_object(c, e, f->sub, elem, depth + 1);
+				if (r)
+					return r;
+			}
+			break;
+		}
 		}
 	}
 	return 0;
@@ -303,6 +342,52 @@ static int parse_output(struct ctx *c, const json_t *o, const char *name, enum o
 	return set_string(c, file, o, "file") ? -ENOMEM : 0;
 }
 
+static bool get_bool(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	return v && json_is_true(v);
+}
+
+/* disks: [DiskConfig, ...] into cfg->disks (values checked later by config_validate). */
+static int parse_disks(struct ctx *c, const json_t *disks)
+{
+	struct vm_config *cfg = c->cfg;
+	size_t i;
+	json_t *e;
+
+	if (!disks || !json_is_array(disks))
+		return 0;
+	if (json_array_size(disks) > CONFIG_MAX_DISKS)
+		return fail(c, "disks: %zu disks; kiln supports at most %d", json_array_size(disks),
+			    CONFIG_MAX_DISKS);
+	json_array_foreach(disks, i, e) {
+		struct disk_config *d = &cfg->disks[i];
+		bool has_nq, has_qs;
+		unsigned long long nq = get_uint(e, "num_queues", &has_nq);
+		unsigned long long qs = get_uint(e, "queue_size", &has_qs);
+
+		*d = (struct disk_config){ .num_queues = 1, .queue_size = 128 };
+		cfg->nr_disks = (unsigned int)i + 1;
+		if (!get_string(e, "path") || !get_string(e, "path")[0])
+			return fail(c, "disks[%zu].path: required (a raw disk image)", i);
+		if (has_nq)
+			d->num_queues = nq > 1000 ? 1000 : (unsigned int)nq;
+		if (has_qs)
+			d->queue_size = qs > 65536 ? 65536 : (unsigned int)qs;
+		d->readonly = get_bool(e, "readonly");
+		d->direct = get_bool(e, "direct");
+		if (set_string(c, &d->path, e, "path") || set_string(c, &d->id, e, "id") ||
+		    set_string(c, &d->serial, e, "serial"))
+			return -ENOMEM;
+		if (!d->id && asprintf(&d->id, "_disk%zu", i) < 0) {
+			d->id = NULL;
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 /* A member that is an object, or NULL when absent or null (check_object vetted types). */
 static const json_t *member(const json_t *obj, const char *key)
 {
@@ -344,6 +429,10 @@ static int parse_root(struct ctx *c, const json_t *root)
 		r = parse_output(c, member(root, "console"), "console", &cfg->console,
 				 &cfg->console_file);
 	if (!r)
+		r = parse_disks(c, json_object_get(root, "disks"));
+	if (!r && member(root, "rng") && get_string(member(root, "rng"), "src"))
+		r = set_string(c, &cfg->rng_src, member(root, "rng"), "src") ? -ENOMEM : 0;
+	if (!r)
 		r = config_validate(cfg, c->err, c->errlen);
 	return r;
 }
@@ -357,9 +446,9 @@ int vmconfig_from_json(const char *json, size_t len, struct vm_config *cfg, char
 	int r;
 
 	config_init_defaults(cfg);
-	/* Cloud Hypervisor's default serial is Null and console Tty; kiln's console is the
-	 * serial port (virtio-console is not implemented), so an API-created VM keeps kiln's
-	 * command-line defaults: serial Tty, console Off. */
+	/* Cloud Hypervisor's default serial is Null and console Tty; an API-created VM keeps
+	 * kiln's command-line defaults, serial Tty and console Off, so its output stays where
+	 * kiln's users find it. */
 	if (err && errlen)
 		err[0] = '\0';
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -394,11 +483,28 @@ static json_t *output_json(enum output_mode m, const char *file)
 			 m == OUTPUT_FILE ? file : NULL, "iommu", 0);
 }
 
+static json_t *disks_json(const struct vm_config *cfg)
+{
+	json_t *a = json_array();
+
+	for (unsigned int i = 0; a && i < cfg->nr_disks; i++) {
+		const struct disk_config *d = &cfg->disks[i];
+
+		json_array_append_new(a, json_pack("{s:s, s:b, s:b, s:b, s:i, s:i, s:s, s:s?}",
+						   "path", d->path, "readonly", d->readonly,
+						   "direct", d->direct, "iommu", 0,
+						   "num_queues", (int)d->num_queues,
+						   "queue_size", (int)d->queue_size, "id", d->id,
+						   "serial", d->serial));
+	}
+	return a;
+}
+
 char *vmconfig_to_json(const struct vm_config *cfg)
 {
 	json_t *root = json_pack(
 		"{s:{s:s, s:s?, s:s?}, s:{s:i, s:i, s:b, s:b}, s:{s:I, s:b, s:b, s:b, s:b},"
-		" s:o, s:o, s:b, s:b, s:b}",
+		" s:o, s:o, s:b, s:b, s:b, s:o, s:{s:s, s:b}}",
 		"payload", "kernel", cfg->kernel ? cfg->kernel : "", "initramfs", cfg->initramfs,
 		"cmdline", cfg->cmdline,
 		"cpus", "boot_vcpus", (int)cfg->boot_vcpus, "max_vcpus", (int)cfg->max_vcpus,
@@ -407,7 +513,8 @@ char *vmconfig_to_json(const struct vm_config *cfg)
 		"hugepages", 0, "thp", 1,
 		"serial", output_json(cfg->serial, cfg->serial_file),
 		"console", output_json(cfg->console, cfg->console_file),
-		"iommu", 0, "watchdog", 0, "pvpanic", 0);
+		"iommu", 0, "watchdog", 0, "pvpanic", 0, "disks", disks_json(cfg),
+		"rng", "src", cfg->rng_src ? cfg->rng_src : "/dev/urandom", "iommu", 0);
 	char *s;
 
 	if (!root)

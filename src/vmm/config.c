@@ -370,6 +370,105 @@ static int parse_endpoint(struct parser *p, const struct option_desc *o, const c
 	return *path ? 0 : fail_nomem(p);
 }
 
+/* on|off|true|false (Cloud Hypervisor's Toggle); 0 or -EINVAL. */
+static int parse_toggle(const char *s, bool *out)
+{
+	static const char *const names[] = { "off", "on", "false", "true", NULL };
+	int i = choice(s, names);
+
+	if (i < 0)
+		return -EINVAL;
+	*out = i & 1;
+	return 0;
+}
+
+/* One --disk value (Cloud Hypervisor's DiskConfig keys that kiln implements). */
+static int parse_disk(struct parser *p, const struct option_desc *o, const char *val)
+{
+	static const char *const keys[] = { "path", "readonly", "direct", "id", "serial",
+					    "num_queues", "queue_size", NULL };
+	struct vm_config *cfg = p->cfg;
+	struct disk_config *d;
+	struct keylist kl;
+	const char *v;
+	int ret;
+
+	if (cfg->nr_disks == CONFIG_MAX_DISKS)
+		return fail(p, "--disk: more than %d disks", CONFIG_MAX_DISKS);
+	d = &cfg->disks[cfg->nr_disks];
+	ret = parse_keylist(p, o, val, keys,
+			    "path, readonly, direct, id, serial, num_queues, queue_size", &kl);
+	if (ret < 0)
+		goto out;
+	*d = (struct disk_config){ .num_queues = 1, .queue_size = 128 };
+	cfg->nr_disks++; /* owns its strings from here, for config_free */
+	if (!(v = kl_get(&kl, "path"))) {
+		ret = fail(p, "--disk: path= is required in '%s'; expected %s", val, o->form);
+		goto out;
+	}
+	if (!(d->path = strdup(v))) {
+		ret = fail_nomem(p);
+		goto out;
+	}
+	if ((v = kl_get(&kl, "readonly")) && parse_toggle(v, &d->readonly) < 0)
+		ret = fail(p, "--disk: readonly=%s: expected on or off", v);
+	else if ((v = kl_get(&kl, "direct")) && parse_toggle(v, &d->direct) < 0)
+		ret = fail(p, "--disk: direct=%s: expected on or off", v);
+	else if ((v = kl_get(&kl, "num_queues")) && parse_count(v, 16, &d->num_queues) < 0)
+		ret = fail(p, "--disk: num_queues=%s: expected a count 1..16", v);
+	else if ((v = kl_get(&kl, "queue_size")) &&
+		 (parse_count(v, 1024, &d->queue_size) < 0 || (d->queue_size & (d->queue_size - 1))))
+		ret = fail(p, "--disk: queue_size=%s: expected a power of two 1..1024", v);
+	else if ((v = kl_get(&kl, "serial")) && strlen(v) > 20)
+		ret = fail(p, "--disk: serial=%s is %zu bytes; virtio-blk serials are at most 20",
+			   v, strlen(v));
+	if (ret < 0)
+		goto out;
+	if ((v = kl_get(&kl, "serial")) && !(d->serial = strdup(v))) {
+		ret = fail_nomem(p);
+		goto out;
+	}
+	v = kl_get(&kl, "id");
+	if (v) {
+		d->id = strdup(v);
+	} else if (asprintf(&d->id, "_disk%u", cfg->nr_disks - 1) < 0) {
+		d->id = NULL;
+	}
+	if (!d->id) {
+		ret = fail_nomem(p);
+		goto out;
+	}
+	for (unsigned int i = 0; i + 1 < cfg->nr_disks; i++) {
+		if (!strcmp(cfg->disks[i].id, d->id))
+			ret = fail(p, "--disk: id=%s is used by two disks; give each a unique id",
+				   d->id);
+		else if (!strcmp(cfg->disks[i].path, d->path))
+			ret = fail(p, "--disk: %s is given twice; a raw image can back one disk",
+				   d->path);
+	}
+out:
+	free(kl.buf);
+	return ret;
+}
+
+static int parse_rng(struct parser *p, const struct option_desc *o, const char *val)
+{
+	static const char *const keys[] = { "src", NULL };
+	struct keylist kl;
+	const char *src;
+	int ret = parse_keylist(p, o, val, keys, "src", &kl);
+
+	if (ret == 0) {
+		src = kl_get(&kl, "src");
+		if (!src)
+			ret = fail(p, "--rng: expected %s", o->form);
+		else if (!(p->cfg->rng_src = strdup(src)))
+			ret = fail_nomem(p);
+	}
+	free(kl.buf);
+	return ret;
+}
+
 static int parse_string(struct parser *p, const struct option_desc *o, const char *val)
 {
 	char **field = (char **)((char *)p->cfg + o->field);
@@ -393,17 +492,21 @@ static const struct option_desc options[] = {
 	  CFG(api_socket_fd) },
 	{ "event-monitor", "path=<path>|fd=<n>", parse_endpoint, CFG(event_monitor_path),
 	  CFG(event_monitor_fd) },
+	{ "disk", "path=<image>[,readonly=on|off][,direct=on|off][,id=<id>][,serial=<s>]"
+		  "[,num_queues=<n>][,queue_size=<n>]", parse_disk, 0, 0 },
+	{ "rng", "src=<path>", parse_rng, 0, 0 },
 };
 
 /* options[] indices of the VM options that need --kernel (bits of parser.seen). */
-#define VM_OPTION_BITS 0x7eu /* initramfs, cmdline, cpus, memory, serial, console */
+#define VM_OPTION_BITS 0xc7eu /* initramfs, cmdline, cpus, memory, serial, console, disk, rng */
+#define OPT_DISK 10 /* repeatable, and takes several values as Cloud Hypervisor's --disk */
 
 #define NR_OPTIONS (sizeof(options) / sizeof(options[0]))
 
 /* Cloud Hypervisor options kiln does not implement yet: named in the error, not "unknown". */
 static const char *const unsupported[] = {
-	"balloon", "debug-console", "device", "disk", "firmware", "fs", "log-file",
-	"memory-zone", "net", "numa", "platform", "pmem", "pvpanic", "restore", "rng", "seccomp",
+	"balloon", "debug-console", "device", "firmware", "fs", "log-file",
+	"memory-zone", "net", "numa", "platform", "pmem", "pvpanic", "restore", "seccomp",
 	"tpm", "user-device", "vdpa", "vsock", "watchdog", NULL,
 };
 
@@ -452,7 +555,7 @@ static int parse_long(struct parser *p, int argc, char *const argv[], int *i)
 			what = "takes no value";
 		return fail(p, "%.*s: %s", len, arg, what);
 	}
-	if (p->seen & (1u << (o - options)))
+	if ((p->seen & (1u << (o - options))) && o - options != OPT_DISK)
 		return fail(p, "--%s given twice; give each option once", o->name);
 	p->seen |= 1u << (o - options);
 	if (eq)
@@ -463,7 +566,12 @@ static int parse_long(struct parser *p, int argc, char *const argv[], int *i)
 		return fail(p, "--%s: missing value; expected --%s %s", o->name, o->name, o->form);
 	if (!*val && o->field != CFG(cmdline))
 		return fail(p, "--%s: empty value; expected --%s %s", o->name, o->name, o->form);
-	return o->parse(p, o, val);
+	int ret = o->parse(p, o, val);
+	/* "--disk path=a path=b": further values until the next option */
+	while (ret == 0 && o - options == OPT_DISK && !eq && *i + 1 < argc && argv[*i + 1] &&
+	       !is_option(argv[*i + 1]) && strchr(argv[*i + 1], '='))
+		ret = o->parse(p, o, argv[++*i]);
+	return ret;
 }
 
 /* Returns 0, a config_action + 1 for help/version, or -errno. */
@@ -530,6 +638,31 @@ int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 		return fail(&p, "serial.file is required with mode File");
 	if (cfg->console == OUTPUT_FILE && (!cfg->console_file || !cfg->console_file[0]))
 		return fail(&p, "console.file is required with mode File");
+	if (cfg->console == OUTPUT_TTY && cfg->serial == OUTPUT_TTY)
+		return fail(&p, "console.mode and serial.mode are both Tty; only one device can have "
+			    "the terminal");
+	for (unsigned int i = 0; i < cfg->nr_disks; i++) {
+		const struct disk_config *d = &cfg->disks[i];
+
+		if (!d->path || !d->path[0])
+			return fail(&p, "disks[%u].path is required", i);
+		if (d->num_queues < 1 || d->num_queues > 16)
+			return fail(&p, "disks[%u].num_queues=%u is out of range; expected 1..16", i,
+				    d->num_queues);
+		if (d->queue_size < 1 || d->queue_size > 1024 || (d->queue_size & (d->queue_size - 1)))
+			return fail(&p, "disks[%u].queue_size=%u: expected a power of two 1..1024", i,
+				    d->queue_size);
+		if (d->serial && strlen(d->serial) > 20)
+			return fail(&p, "disks[%u].serial is %zu bytes; virtio-blk serials are at "
+				    "most 20", i, strlen(d->serial));
+		for (unsigned int j = 0; j < i; j++) {
+			if (d->id && cfg->disks[j].id && !strcmp(d->id, cfg->disks[j].id))
+				return fail(&p, "disks[%u].id=%s is used by disks[%u] too", i, d->id, j);
+			if (!strcmp(d->path, cfg->disks[j].path))
+				return fail(&p, "disks[%u].path=%s is disks[%u]'s image too; a raw image "
+					    "can back one disk", i, d->path, j);
+		}
+	}
 	return 0;
 }
 
@@ -548,7 +681,19 @@ int config_copy_vm(struct vm_config *dst, const struct vm_config *src)
 	dst->api_socket_path = dst->event_monitor_path = NULL;
 	dst->api_socket_fd = dst->event_monitor_fd = -1;
 	dst->nr_cpu_features = 0;
-	if (dup_str(&dst->kernel, src->kernel) || dup_str(&dst->initramfs, src->initramfs) ||
+	dst->nr_disks = 0;
+	dst->rng_src = NULL;
+	for (unsigned int i = 0; i < src->nr_disks; i++) {
+		struct disk_config *d = &dst->disks[i];
+		const struct disk_config *s = &src->disks[i];
+		*d = *s;
+		d->path = d->id = d->serial = NULL;
+		dst->nr_disks = i + 1;
+		if (dup_str(&d->path, s->path) || dup_str(&d->id, s->id) ||
+		    dup_str(&d->serial, s->serial))
+			goto nomem;
+	}
+	if (dup_str(&dst->rng_src, src->rng_src) || dup_str(&dst->kernel, src->kernel) || dup_str(&dst->initramfs, src->initramfs) ||
 	    dup_str(&dst->cmdline, src->cmdline) || dup_str(&dst->serial_file, src->serial_file) ||
 	    dup_str(&dst->console_file, src->console_file))
 		goto nomem;
@@ -600,6 +745,12 @@ void config_free(struct vm_config *cfg)
 		free(cfg->cpu_features[i]);
 	free(cfg->serial_file);
 	free(cfg->console_file);
+	for (unsigned int i = 0; i < cfg->nr_disks && i < CONFIG_MAX_DISKS; i++) {
+		free(cfg->disks[i].path);
+		free(cfg->disks[i].id);
+		free(cfg->disks[i].serial);
+	}
+	free(cfg->rng_src);
 	free(cfg->api_socket_path);
 	free(cfg->event_monitor_path);
 	memset(cfg, 0, sizeof(*cfg));
@@ -626,10 +777,15 @@ void config_print_help(void)
 	      "  --memory size=<bytes>[K|M|G|T]\n"
 	      "                        guest RAM, 1M..1T, a multiple of 4K [default: size=512M]\n"
 	      "  --serial tty|file=<path>|null|off\n"
-	      "                        COM1 16550A UART [default: tty; Cloud Hypervisor's is null,\n"
-	      "                        but kiln has no virtio-console yet: serial is the console]\n"
+	      "                        COM1 16550A UART [default: tty; Cloud Hypervisor's is null]\n"
 	      "  --console off|null|tty|file=<path>\n"
-	      "                        virtio-console (not implemented yet) [default: off]\n"
+	      "                        virtio-console, the guest's hvc0; tty needs --serial other\n"
+	      "                        than tty [default: off; Cloud Hypervisor's is tty]\n"
+	      "  --disk path=<image>[,readonly=on|off][,direct=on|off][,id=<id>][,serial=<s>]\n"
+	      "         [,num_queues=<1..16>][,queue_size=<2^n, <=1024>]\n"
+	      "                        virtio-blk on a raw image; repeatable, or several values\n"
+	      "                        after one --disk [default: none; 1 queue of 128]\n"
+	      "  --rng src=<path>      virtio-rng entropy source [default: src=/dev/urandom]\n"
 	      "  --host-quirks auto|on|off\n"
 	      "                        workarounds for hosts whose KVM emulates guest kernel mode\n"
 	      "                        (nested PVM); auto detects such hosts [default: auto]\n"

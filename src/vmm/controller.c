@@ -57,7 +57,7 @@ static int boot_vm(struct controller *c)
 	c->boots++;
 	log_info("vm", "boot %u: %u vCPU(s), %llu MiB", c->boots, c->vm_cfg.boot_vcpus,
 		 (unsigned long long)(c->vm_cfg.memory_size >> 20));
-	if (c->vm_cfg.serial == OUTPUT_TTY)
+	if (c->vm_cfg.serial == OUTPUT_TTY || c->vm_cfg.console == OUTPUT_TTY)
 		console_raw_mode();
 	r = vm_start(&c->vm);
 	if (r) {

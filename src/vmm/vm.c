@@ -80,6 +80,39 @@ static int open_serial(struct vmm *vmm)
 	return 0;
 }
 
+/* --console (virtio-console): where hvc0's output goes and whether stdin feeds it. */
+static int open_console(struct vmm *vmm)
+{
+	const struct vm_config *cfg = vmm->cfg;
+
+	vmm->console_out_fd = -1;
+	vmm->console_in = false;
+	switch (cfg->console) {
+	case OUTPUT_TTY:
+		if (cfg->serial == OUTPUT_TTY) {
+			log_error("console", "--console tty and --serial tty both want the terminal; "
+				  "give one of them off, null or file=<path>");
+			return -EINVAL;
+		}
+		vmm->console_out_fd = STDOUT_FILENO;
+		vmm->console_in = true;
+		break;
+	case OUTPUT_FILE:
+		vmm->console_out_fd = open(cfg->console_file,
+					   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (vmm->console_out_fd < 0) {
+			int r = -errno;
+			log_error("console", "--console file=%s: cannot open: %s", cfg->console_file,
+				  strerror(-r));
+			return r;
+		}
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
 int vmm_init(struct vmm *vmm, enum quirks_mode quirks)
 {
 	int r;
@@ -87,6 +120,7 @@ int vmm_init(struct vmm *vmm, enum quirks_mode quirks)
 	memset(vmm, 0, sizeof(*vmm));
 	vmm->sys.fd = -1;
 	vmm->serial_out_fd = -1;
+	vmm->console_out_fd = -1;
 
 	r = kvm_sys_open(&vmm->sys);
 	if (r) {
@@ -128,6 +162,8 @@ int vmm_configure(struct vmm *vmm, const struct vm_config *cfg)
 	}
 	log_info("boot", "guest command line: %s", vmm->cmdline);
 	r = open_serial(vmm);
+	if (!r)
+		r = open_console(vmm);
 	if (r)
 		goto fail;
 	return 0;
@@ -145,6 +181,10 @@ void vmm_unconfigure(struct vmm *vmm)
 		close(vmm->serial_out_fd);
 	vmm->serial_out_fd = -1;
 	vmm->serial_in = false;
+	if (vmm->console_out_fd > STDERR_FILENO)
+		close(vmm->console_out_fd);
+	vmm->console_out_fd = -1;
+	vmm->console_in = false;
 	memset(&vmm->mask, 0, sizeof(vmm->mask));
 	vmm->cfg = NULL;
 }
@@ -309,6 +349,9 @@ int vm_create(struct vm *vm, struct vmm *vmm)
 		log_error("vm", "cannot set up devices: %s", strerror(-r));
 		goto fail;
 	}
+	r = vm_devices_create(vm);
+	if (r)
+		goto fail;
 	vm->vcpus = calloc(cfg->boot_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
 		r = -ENOMEM;
@@ -388,6 +431,11 @@ int vm_start(struct vm *vm)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR2, &sa, NULL);
 	vm->stdin_open = vm->vmm->serial_in && vm->vmm->cfg->serial == OUTPUT_TTY;
+	if (vm_devices_start(vm)) {
+		log_error("vm", "cannot start the device thread");
+		vm_request_exit(vm, VM_EXIT_FATAL);
+		return -EAGAIN;
+	}
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		int r = vcpu_start(&vm->vcpus[i]);
 		if (r) {
@@ -488,14 +536,19 @@ int vm_pause(struct vm *vm)
 	if (r) {
 		log_error("vm", "pause: not every vCPU stopped within 5 s; resuming");
 		vm_resume(vm);
+		return r;
 	}
-	return r;
+	vm_devices_stop(vm); /* devices stop touching guest memory too */
+	return 0;
 }
 
 int vm_resume(struct vm *vm)
 {
 	if (!atomic_load(&vm->pause_requested))
 		return -EALREADY;
+	if (vm_devices_start(vm))
+		log_error("vm", "resume: cannot restart the device thread; virtio devices stay "
+			  "stopped");
 	pthread_mutex_lock(&vm->pause_lock);
 	atomic_store(&vm->pause_requested, false);
 	pthread_cond_broadcast(&vm->pause_cond);
@@ -525,6 +578,7 @@ void vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	vm->vcpus = NULL;
 	vm->nr_vcpus = 0;
+	vm_devices_destroy(vm);
 	if (vm->serial)
 		serial_free(vm->serial);
 	vm->serial = NULL;

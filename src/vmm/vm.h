@@ -20,6 +20,7 @@
 #include "util/guest_mem.h"
 #include "vmm/config.h"
 #include "vmm/cpu_features.h"
+#include "vmm/vm_devices.h"
 
 /* Why a VM stopped running. */
 enum vm_exit {
@@ -41,6 +42,8 @@ struct vmm {
 	char *cmdline;                   /* final guest command line, owned */
 	int serial_out_fd;               /* -1 when discarded */
 	bool serial_in;                  /* stdin feeds the UART */
+	int console_out_fd;              /* virtio-console output, -1 when discarded */
+	bool console_in;                 /* stdin feeds virtio-console (--console tty) */
 };
 
 struct vm {
@@ -53,6 +56,7 @@ struct vm {
 	struct cmos cmos;
 	struct acpi_pm acpi_pm;
 	struct ged ged;                  /* power button (Generic Event Device) */
+	struct vm_devices devices;       /* PCI segment, virtio devices, device thread */
 	struct vcpu *vcpus;
 	unsigned int nr_vcpus;
 	struct boot_entry entry;

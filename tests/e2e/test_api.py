@@ -142,8 +142,9 @@ def test_guest_poweroff_keeps_api(api_kiln, guests):
 
 def test_create_errors(api_kiln, tmp_path):
     k, api, _, _ = api_kiln
-    status, body = api.put("vm.create", '{"payload":{"kernel":"/k"},"disks":[{"path":"/d"}]}')
-    assert status == 400 and "disks" in body
+    status, body = api.put("vm.create", '{"payload":{"kernel":"/k"},"disks":[{"path":"/d",'
+                           '"vhost_user":true}]}')
+    assert status == 400 and "disks[0].vhost_user" in body
     status, body = api.put("vm.create", '{"payload": ')
     assert status == 400 and "invalid JSON" in body
     # A kernel that does not exist: accepted by vm.create (as Cloud Hypervisor), refused

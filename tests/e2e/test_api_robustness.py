@@ -264,7 +264,7 @@ def bad_configs(rng):
              b"{" + k + b',"cpus":{"boot_vcpus":1e400}}',
              b"{" + k + b',"memory":{"size":-1}}', b"{" + k + b',"memory":{"size":"1G"}}',
              b"{" + k + b',"memory":[]}', b"{" + k + b',"serial":{"mode":"Bogus"}}',
-             b"{" + k + b',"bogus_field":1}', b"{" + k + b',"disks":[{"path":"/x"}]}',
+             b"{" + k + b',"bogus_field":1}', b"{" + k + b',"disks":[{"path":"/x","iommu":true}]}',
              b"{" + k + b',"cpus":{"topology":{"threads_per_core":9}}}',
              b'{"payload":{"kernel":"/k\xff\xfe"}}', b"\xef\xbb\xbf{" + k + b"\x00}",
              b"\x00" * 64, b"{" * 4000, b"[" * 4000, b'{"a":' * 2000,

@@ -26,8 +26,8 @@ def elf_file(ei_class, machine, with_load=False):
     return data + b"\xf4" * (0x2000 - len(data))  # hlt
 
 
-def run_bad(run_kiln, *args):
-    k = run_kiln(*args)
+def run_bad(run_kiln, *args, name=None):
+    k = run_kiln(*args, name=name)
     rc = k.wait(T)
     assert rc > 0, "expected a failure status, got %s (negative: killed by a signal)" \
         % (rc)
@@ -132,6 +132,13 @@ BAD_OPTIONS = [
     (["--host-quirks", "maybe"], "host-quirks"),
     (["--frobnicate"], "frobnicate"),
     (["--cmdline"], "cmdline"),  # missing value
+    (["--disk", "readonly=on"], "disk"),
+    (["--disk", "path=/x.img,queue_size=3"], "disk"),
+    (["--disk", "path=/x.img,readonly=maybe"], "disk"),
+    (["--disk", "path=/x.img,vhost_user=on"], "disk"),
+    (["--disk", "path=/x.img", "--disk", "path=/x.img"], "disk"),
+    (["--rng", "source=/dev/random"], "rng"),
+    (["--console", "pty"], "console"),
 ]
 
 
@@ -153,3 +160,42 @@ def test_help_and_version(run_kiln):
     k = run_kiln("--version")
     assert k.wait(T) == 0
     assert re.search(r"\d+\.\d+\.\d+", k.stdout + k.stderr)
+
+
+def test_disk_missing_or_directory(run_kiln, guests, tmp_path):
+    for path in (tmp_path / "no-such-disk.img", tmp_path):
+        k, rc, lines = run_bad(run_kiln, "--kernel", guests["hello"], "--disk", "path=%s" % path)
+        assert rc == 1
+        assert_names(k, lines, str(path))
+        assert "hello" not in k.stdout, "the guest ran despite the bad disk"
+
+
+def test_disk_held_by_another_kiln(run_kiln, guests, tmp_path):
+    """A raw image is locked by the kiln using it: a second kiln is refused before boot."""
+    img = tmp_path / "shared.img"
+    img.write_bytes(bytes(1 << 20))
+    first = run_kiln("--kernel", guests["ticker"], "--disk", "path=%s" % img, name="first")
+    first.expect(r"tick", 30)
+    k, rc, lines = run_bad(run_kiln, "--kernel", guests["hello"], "--disk", "path=%s" % img,
+                           name="second")
+    assert rc == 1
+    assert_names(k, lines, "in use")
+    assert_names(k, lines, str(img))
+    # read-only use of a locked image is refused too (the first kiln writes to it)
+    k, rc, lines = run_bad(run_kiln, "--kernel", guests["hello"],
+                           "--disk", "path=%s,readonly=on" % img, name="third")
+    assert rc == 1
+    first.kill()
+
+
+def test_rng_source_missing(run_kiln, guests, tmp_path):
+    path = tmp_path / "no-such-entropy"
+    k, rc, lines = run_bad(run_kiln, "--kernel", guests["hello"], "--rng", "src=%s" % path)
+    assert rc == 1
+    assert_names(k, lines, str(path))
+
+
+def test_console_and_serial_both_tty(run_kiln, guests):
+    k, rc, lines = run_bad(run_kiln, "--kernel", guests["hello"], "--console", "tty")
+    assert rc == 1
+    assert_names(k, lines, "--serial tty")

@@ -30,11 +30,37 @@ VMS = {
     "bzimage": {"test": "test_bzimage_2cpus_shell_reboot_poweroff", "kernel": "vmlinuz",
                 "args": ["--cpus", "boot=2", "--memory", "size=256M"]},
     # Created and booted through the REST API (kiln-remote, curl); kiln.powerbutton=1 makes
-    # /init start busybox acpid, which powers off on the ACPI power button.
-    "pvh": {"test": "test_pvh_vmlinux_api_pause_power_button", "kernel": "vmlinux",
+    # /init start busybox acpid, which powers off on the ACPI power button; kiln.modules=1
+    # loads the virtio modules for its two disks, virtio-rng and virtio-console.
+    "pvh": {"test": "test_pvh_vmlinux_api_devices_pause_power_button", "kernel": "vmlinux",
             "api": {"cpus": {"boot_vcpus": 2, "max_vcpus": 2}, "memory": {"size": 256 << 20},
-                    "serial": {"mode": "Tty"}, "cmdline_extra": "kiln.powerbutton=1"}},
+                    "serial": {"mode": "Tty"},
+                    "cmdline_extra": "kiln.modules=1 kiln.powerbutton=1"},
+            "devices": True},
 }
+
+
+def make_disks(d):
+    """Two ext4 images built with mkfs.ext4 -d (no loop mounts): rw.img holds hello.txt,
+    ro.img ro.txt. Returns {"rw": path, "ro": path, "ro_sha": sha256 of ro.img}."""
+    import hashlib
+    d.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for name, text in (("rw", "hello from the host\n"), ("ro", "read-only data\n")):
+        tree = d / ("%s-tree" % name)
+        tree.mkdir(exist_ok=True)
+        (tree / ("hello.txt" if name == "rw" else "ro.txt")).write_text(text)
+        img = d / ("%s.img" % name)
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-d", str(tree), str(img), "16M"], check=True)
+        out[name] = img
+    out["ro_sha"] = hashlib.sha256(out["ro"].read_bytes()).hexdigest()
+    return out
+
+
+def debugfs_cat(img, path):
+    r = subprocess.run(["debugfs", "-R", "cat %s" % path, str(img)], capture_output=True,
+                       timeout=60)
+    return r.stdout
 
 
 class LinuxPool:
@@ -71,6 +97,14 @@ class LinuxPool:
                            "initramfs": str(self.artifacts["initramfs.cpio"]),
                            "cmdline": CMDLINE + " " + api.pop("cmdline_extra", "")}}
         cfg.update(api)
+        if spec.get("devices"):
+            k.disks = make_disks(self.logdir / name)
+            k.console_file = self.logdir / ("%s-hvc0.log" % name)
+            cfg["disks"] = [{"path": str(k.disks["rw"]), "serial": "kiln-rw", "id": "rw0"},
+                            {"path": str(k.disks["ro"]), "serial": "kiln-ro",
+                             "readonly": True}]
+            cfg["rng"] = {"src": "/dev/urandom"}
+            cfg["console"] = {"mode": "File", "file": str(k.console_file)}
         cfg_file = self.logdir / ("%s-vmconfig.json" % name)
         cfg_file.write_text(json.dumps(cfg, indent=2))
         r = subprocess.run([str(KILN.parent / "kiln-remote"), "--api-socket", str(sock),
@@ -146,10 +180,60 @@ def state(k):
     return json.loads(k.api.get("vm.info")[1])["state"]
 
 
-def test_pvh_vmlinux_api_pause_power_button(request, linux_pool):
-    """PVH vmlinux created and booted over the API; pause stops the guest (its once-a-second
+def check_devices(k):
+    """The guest's virtio devices: disks by serial, ext4 mount, a synced write, a read-only
+    disk refusing writes, virtio-rng as /dev/hwrng, hvc0 output in the host file."""
+    # Markers are computed ($((40+2))) so the shell's echo of the typed line never matches.
+    assert re.search(r"KILN-MODULES-LOADED count=\d+", k.stdout)
+    shell_command(k, 'for d in /sys/block/vd*; do echo "BLK ${d##*/} $(cat $d/serial) '
+                  'ro=$(cat $d/ro)"; done; echo BLK-END-$((40+2))', r"BLK-END-42")
+    disks = dict((s, (dev, ro)) for dev, s, ro in
+                 re.findall(r"^BLK (vd[a-z]) (\S+) ro=(\d)", k.stdout, re.M))
+    assert set(disks) == {"kiln-rw", "kiln-ro"}, disks
+    rw, ro = disks["kiln-rw"][0], disks["kiln-ro"][0]
+    assert disks["kiln-rw"][1] == "0" and disks["kiln-ro"][1] == "1", disks
+    shell_command(k, "mkdir -p /mnt/rw /mnt/ro && mount -t ext4 /dev/%s /mnt/rw && "
+                  "cat /mnt/rw/hello.txt" % rw, r"^hello from the host")
+    # 256 KiB of random data and its checksum, then a file, synced and unmounted.
+    m = shell_command(k, "dd if=/dev/urandom of=/mnt/rw/big bs=64k count=4 2>/dev/null; "
+                      "md5sum /mnt/rw/big; echo kiln-guest-wrote-this > /mnt/rw/from-guest.txt"
+                      " && sync && umount /mnt/rw && echo RW-DONE-$((40+2))",
+                      r"^([0-9a-f]{32})  /mnt/rw/big")
+    k.guest_md5 = m.group(1)
+    k.expect(r"RW-DONE-42", SHELL_T)
+    shell_command(k, "mount -t ext4 -o ro /dev/%s /mnt/ro && cat /mnt/ro/ro.txt" % ro,
+                  r"^read-only data")
+    m = shell_command(k, "if dd if=/dev/zero of=/dev/%s bs=512 count=1 2>/dev/null; then "
+                      "r=ALLOWED; else r=REFUSED; fi; echo RO-WRITE-$r-$((40+2))" % ro,
+                      r"RO-WRITE-(\w+)-42")
+    assert m.group(1) == "REFUSED"
+    m = shell_command(k, "cat /sys/class/misc/hw_random/rng_current; dd if=/dev/hwrng bs=32 "
+                      "count=1 2>/dev/null | od -An -tx1 | tr -d ' \\n'; echo ' RNG-END'",
+                      r"(virtio_rng\S*)\s+([0-9a-f]{64}) RNG-END")
+    assert m.group(2) != "0" * 64
+    shell_command(k, "echo KILN-HVC0-HELLO > /dev/hvc0; echo HVC-DONE-$((40+2))", r"HVC-DONE-42")
+    deadline = time.monotonic() + 30
+    while b"KILN-HVC0-HELLO" not in k.console_file.read_bytes():
+        assert time.monotonic() < deadline, "hvc0 output never reached the --console file"
+        time.sleep(0.2)
+    k.expect(PROMPT, SHELL_T)
+
+
+def check_disks_after(k):
+    """What the guest wrote is in the image (read with debugfs); the read-only image is
+    unchanged."""
+    import hashlib
+    assert debugfs_cat(k.disks["rw"], "/from-guest.txt") == b"kiln-guest-wrote-this\n"
+    big = debugfs_cat(k.disks["rw"], "/big")
+    assert len(big) == 256 * 1024 and hashlib.md5(big).hexdigest() == k.guest_md5
+    assert hashlib.sha256(k.disks["ro"].read_bytes()).hexdigest() == k.disks["ro_sha"]
+
+
+def test_pvh_vmlinux_api_devices_pause_power_button(request, linux_pool):
+    """PVH vmlinux created and booted over the API with two disks, virtio-rng and
+    virtio-console (checked in check_devices); pause stops the guest (its once-a-second
     shell loop goes quiet) and resume continues it; the ACPI power button shuts it down
-    cleanly; delete and vmm.shutdown end kiln."""
+    cleanly; delete and vmm.shutdown end kiln; the guest's writes are in the image."""
     k = vm_for(request, linux_pool, "pvh")
     assert k.create_result == (0, ""), k.create_result
     assert k.boot_result[0] == "204", k.boot_result
@@ -161,6 +245,7 @@ def test_pvh_vmlinux_api_pause_power_button(request, linux_pool):
     assert state(k) == "Running"
     k.expect(r"KILN-POWERBUTTON-READY modules=2", 600)  # insmod button, evdev; acpid up
     k.expect(PROMPT, SHELL_T)
+    check_devices(k)
     # Shell builtins only (no exec): a line per guest second.
     k.send("i=0; while [ $i -lt 100000 ]; do i=$((i+1)); echo tick-$i; read -t 1 x; done\n")
     k.expect(r"tick-3\b", SHELL_T)
@@ -185,3 +270,4 @@ def test_pvh_vmlinux_api_pause_power_button(request, linux_pool):
     events = [json.loads(line)["event"] for line in k.events.read_text().splitlines()]
     assert events[:4] == ["starting", "created", "booting", "booted"]
     assert events[-3:] == ["shutdown", "deleted", "shutdown"]
+    check_disks_after(k)

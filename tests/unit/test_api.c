@@ -143,6 +143,7 @@ static void test_vmconfig_good(void **state)
 	assert_int_equal(cfg.serial, OUTPUT_FILE);
 	assert_string_equal(cfg.serial_file, "/tmp/s");
 	assert_int_equal(cfg.console, OUTPUT_OFF);
+	assert_int_equal(cfg.nr_disks, 0);
 
 	/* Round trip through vm.info's serialisation. */
 	char *json = vmconfig_to_json(&cfg);
@@ -222,11 +223,21 @@ static void test_vmconfig_bad(void **state)
 		  "serial.mode=Loud is not a console mode" },
 		{ "{\"payload\":{\"kernel\":\"/k\"},\"console\":{\"mode\":\"File\"}}",
 		  "console.file: required with mode File" },
-		{ "{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/d\"}]}",
-		  "disks: not supported by kiln yet" },
+		{ "{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/d\",\"vhost_user\":true}]}",
+		  "disks[0].vhost_user: not supported by kiln yet" },
+		{ "{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"readonly\":true}]}",
+		  "disks[0].path: required" },
+		{ "{\"payload\":{\"kernel\":\"/k\"},\"disks\":{\"path\":\"/d\"}}",
+		  "disks: expected an array" },
+		{ "{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/d\",\"queue_size\":3}]}",
+		  "disks[0].queue_size=3" },
+		{ "{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/d\"},{\"path\":\"/d\"}]}",
+		  "disks[1].path=/d is disks[0]'s image too" },
+		{ "{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/d\",\"bogus\":1}]}",
+		  "disks[0].bogus: unknown field" },
 		{ "{\"payload\":{\"kernel\":\"/k\"},\"net\":[{}]}", "net: not supported" },
-		{ "{\"payload\":{\"kernel\":\"/k\"},\"rng\":{\"src\":\"/dev/urandom\"}}",
-		  "rng: not supported" },
+		{ "{\"payload\":{\"kernel\":\"/k\"},\"rng\":{\"src\":\"/dev/urandom\",\"iommu\":true}}",
+		  "rng.iommu: not supported" },
 		{ "{\"payload\":{\"kernel\":\"/k\"},\"vsock\":{\"cid\":3,\"socket\":\"/s\"}}",
 		  "vsock: not supported" },
 		{ "{\"payload\":{\"kernel\":\"/k\"},\"watchdog\":true}", "watchdog: not supported" },

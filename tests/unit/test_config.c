@@ -283,7 +283,7 @@ static const struct {
 	{ "--foo: unknown option", { "--foo", "--help" } }, /* an earlier error wins */
 	{ "--kern: unknown option", { "--kern", "k" } },
 	{ "--: unknown option", { K, "--=x" } },
-	{ "--disk: Cloud Hypervisor option not supported by kiln yet", { K, "--disk", "path=/x" } },
+	{ "--net: Cloud Hypervisor option not supported by kiln yet", { K, "--net", "tap=t0" } },
 	{ "--net: Cloud Hypervisor option not supported", { K, "--net=tap=" } },
 	{ "--cpus needs --kernel", { "--api-socket", "/tmp/s", "--cpus", "boot=2" } },
 	{ "--memory needs --kernel", { "--api-socket=path=/tmp/s", "--memory", "size=1G" } },
@@ -293,10 +293,51 @@ static const struct {
 	{ "--event-monitor: missing value", { K, "--event-monitor" } },
 	{ "--api-socket given twice", { K, "--api-socket", "/a", "--api-socket", "/b" } },
 	{ "--help: takes no value", { "--help=1" } },
+	{ "--disk: path= is required", { K, "--disk", "readonly=on" } },
+	{ "--disk: readonly=maybe: expected on or off", { K, "--disk", "path=/a,readonly=maybe" } },
+	{ "--disk: queue_size=100: expected a power of two", { K, "--disk", "path=/a,queue_size=100" } },
+	{ "--disk: num_queues=17", { K, "--disk", "path=/a,num_queues=17" } },
+	{ "--disk: unknown key 'vhost_user'", { K, "--disk", "path=/a,vhost_user=on" } },
+	{ "--disk: /a is given twice", { K, "--disk", "path=/a", "--disk", "path=/a" } },
+	{ "--disk: id=x is used by two disks", { K, "--disk", "path=/a,id=x", "path=/b,id=x" } },
+	{ "virtio-blk serials are at most 20", { K, "--disk", "path=/a,serial=123456789012345678901" } },
+	{ "--rng: unknown key 'source'", { K, "--rng", "source=/dev/random" } },
+	{ "--rng given twice", { K, "--rng", "src=/a", "--rng", "src=/b" } },
 	{ "--kernel is required (the VM needs a payload)", { "--memory", "size=1G" } },
 	{ "--kernel is required (the VM needs a payload)", { "-v", "--" } },
 };
 #undef K
+
+static void test_disks(void **state)
+{
+	const char *argv[] = { "kiln", "--kernel", "/k", "--disk", "path=/a.img",
+			       "path=/b.img,readonly=on,direct=on,serial=S1,num_queues=2,queue_size=256",
+			       "--disk", "path=/c.img,id=data", "--rng", "src=/dev/random", NULL };
+	struct vm_config cfg, copy;
+
+	assert_int_equal(parse_argv(&cfg, argv), CONFIG_RUN);
+	assert_int_equal(cfg.nr_disks, 3);
+	assert_string_equal(cfg.disks[0].path, "/a.img");
+	assert_string_equal(cfg.disks[0].id, "_disk0");
+	assert_false(cfg.disks[0].readonly);
+	assert_int_equal(cfg.disks[0].num_queues, 1);
+	assert_int_equal(cfg.disks[0].queue_size, 128);
+	assert_null(cfg.disks[0].serial);
+	assert_true(cfg.disks[1].readonly);
+	assert_true(cfg.disks[1].direct);
+	assert_string_equal(cfg.disks[1].serial, "S1");
+	assert_int_equal(cfg.disks[1].num_queues, 2);
+	assert_int_equal(cfg.disks[1].queue_size, 256);
+	assert_string_equal(cfg.disks[2].id, "data");
+	assert_string_equal(cfg.rng_src, "/dev/random");
+	assert_int_equal(config_validate(&cfg, err, sizeof(err)), 0);
+	assert_int_equal(config_copy_vm(&copy, &cfg), 0);
+	assert_string_equal(copy.disks[1].serial, "S1");
+	assert_ptr_not_equal(copy.disks[1].path, cfg.disks[1].path);
+	assert_string_equal(copy.rng_src, "/dev/random");
+	config_free(&copy);
+	config_free(&cfg);
+}
 
 static void test_bad_command_lines(void **state)
 {
@@ -580,6 +621,7 @@ int main(void)
 		cmocka_unit_test(test_cpus_good),
 		cmocka_unit_test(test_memory_good),
 		cmocka_unit_test(test_bad_command_lines),
+		cmocka_unit_test(test_disks),
 		cmocka_unit_test(test_feature_hint),
 		cmocka_unit_test(test_no_arguments),
 		cmocka_unit_test(test_api_socket),
