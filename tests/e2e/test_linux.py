@@ -243,7 +243,9 @@ def test_pvh_vmlinux_api_devices_pause_power_button(request, linux_pool):
     assert cpus == 2
     assert 150_000 <= mem <= 262_144, "implausible MemTotal %d kB for 256M" % mem
     assert state(k) == "Running"
-    k.expect(r"KILN-POWERBUTTON-READY modules=2", 600)  # insmod button, evdev; acpid up
+    # /init first loads the 14 virtio modules (minutes of emulated kernel code), then button,
+    # evdev and acpid.
+    k.expect(r"KILN-POWERBUTTON-READY modules=2", 1500)
     k.expect(PROMPT, SHELL_T)
     check_devices(k)
     # Shell builtins only (no exec): a line per guest second.
