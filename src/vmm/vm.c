@@ -55,29 +55,33 @@ static int build_mask(struct vmm *vmm)
 	return host_quirks_add_mask(&vmm->quirks, &vmm->mask);
 }
 
+/* --serial / --console: the output fd for `mode` (stdout for tty, a truncated file, or -1)
+ * and whether stdin feeds the device. `name` is the option, for the error line. */
+static int open_output(enum output_mode mode, const char *file, const char *name, int *fd,
+		       bool *in)
+{
+	*fd = -1;
+	*in = false;
+	if (mode == OUTPUT_TTY) {
+		*fd = STDOUT_FILENO;
+		*in = true;
+	} else if (mode == OUTPUT_FILE) {
+		*fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (*fd < 0) {
+			int r = -errno;
+			log_error(name, "--%s file=%s: cannot open: %s", name, file, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
 static int open_serial(struct vmm *vmm)
 {
 	const struct vm_config *cfg = vmm->cfg;
 
-	vmm->serial_out_fd = -1;
-	switch (cfg->serial) {
-	case OUTPUT_TTY:
-		vmm->serial_out_fd = STDOUT_FILENO;
-		vmm->serial_in = true;
-		break;
-	case OUTPUT_FILE:
-		vmm->serial_out_fd = open(cfg->serial_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (vmm->serial_out_fd < 0) {
-			int r = -errno;
-			log_error("serial", "--serial file=%s: cannot open: %s", cfg->serial_file,
-				  strerror(-r));
-			return r;
-		}
-		break;
-	default:
-		break;
-	}
-	return 0;
+	return open_output(cfg->serial, cfg->serial_file, "serial", &vmm->serial_out_fd,
+			   &vmm->serial_in);
 }
 
 /* --console (virtio-console): where hvc0's output goes and whether stdin feeds it. */
@@ -85,32 +89,13 @@ static int open_console(struct vmm *vmm)
 {
 	const struct vm_config *cfg = vmm->cfg;
 
-	vmm->console_out_fd = -1;
-	vmm->console_in = false;
-	switch (cfg->console) {
-	case OUTPUT_TTY:
-		if (cfg->serial == OUTPUT_TTY) {
-			log_error("console", "--console tty and --serial tty both want the terminal; "
-				  "give one of them off, null or file=<path>");
-			return -EINVAL;
-		}
-		vmm->console_out_fd = STDOUT_FILENO;
-		vmm->console_in = true;
-		break;
-	case OUTPUT_FILE:
-		vmm->console_out_fd = open(cfg->console_file,
-					   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (vmm->console_out_fd < 0) {
-			int r = -errno;
-			log_error("console", "--console file=%s: cannot open: %s", cfg->console_file,
-				  strerror(-r));
-			return r;
-		}
-		break;
-	default:
-		break;
+	if (cfg->console == OUTPUT_TTY && cfg->serial == OUTPUT_TTY) {
+		log_error("console", "--console tty and --serial tty both want the terminal; "
+			  "give one of them off, null or file=<path>");
+		return -EINVAL;
 	}
-	return 0;
+	return open_output(cfg->console, cfg->console_file, "console", &vmm->console_out_fd,
+			   &vmm->console_in);
 }
 
 int vmm_init(struct vmm *vmm, enum quirks_mode quirks)
